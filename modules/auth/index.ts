@@ -1,0 +1,26 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { problems } from '../../shared/problem-details.ts';
+import type { AuthGateway } from './gateway.ts';
+import { authRepository } from './repository.ts';
+import { authRoutes } from './routes.ts';
+import { createAuthService, toTenantProfile } from './service.ts';
+
+/**
+ * The auth module: tenants (restaurants), staff, signup and login. Decorates `app.auth` with its
+ * gateway and serves its routes under `/api/v1/auth`.
+ */
+export default fp(
+  async (app: FastifyInstance) => {
+    const gateway: AuthGateway = {
+      async getTenant(uow) {
+        const tenant = await authRepository.tenantById(uow.tx, uow.tenantId);
+        if (!tenant) throw problems.notFound('The tenant of this token does not exist.');
+        return toTenantProfile(tenant);
+      },
+    };
+    app.decorate('auth', gateway);
+    await app.register(authRoutes, { prefix: '/api/v1/auth', service: createAuthService(app) });
+  },
+  { name: 'auth', dependencies: ['database', 'auth-guard'] },
+);

@@ -1,0 +1,53 @@
+import { and, asc, eq, gt } from 'drizzle-orm';
+import type { Database, Transaction } from '../../shared/database.ts';
+import type { Role } from '../../shared/auth-guard.ts';
+import { tenants, users } from './schema.ts';
+
+export type TenantRow = typeof tenants.$inferSelect;
+export type UserRow = typeof users.$inferSelect;
+
+/** Data access of the auth module; every function takes the transaction it runs in. */
+export const authRepository = {
+  async tenantById(tx: Transaction, id: string): Promise<TenantRow | undefined> {
+    const [row] = await tx.select().from(tenants).where(eq(tenants.id, id));
+    return row;
+  },
+
+  /** Tenant directory lookup by slug; runs outside a tenant context (login). */
+  async tenantBySlug(db: Database, slug: string): Promise<TenantRow | undefined> {
+    const [row] = await db.select().from(tenants).where(eq(tenants.slug, slug));
+    return row;
+  },
+
+  async insertTenant(tx: Transaction, row: typeof tenants.$inferInsert): Promise<TenantRow> {
+    const [created] = await tx.insert(tenants).values(row).returning();
+    return created!;
+  },
+
+  async insertUser(tx: Transaction, row: typeof users.$inferInsert): Promise<UserRow> {
+    const [created] = await tx.insert(users).values(row).returning();
+    return created!;
+  },
+
+  async userByEmail(tx: Transaction, tenantId: string, email: string): Promise<UserRow | undefined> {
+    const [row] = await tx.select().from(users).where(and(eq(users.tenantId, tenantId), eq(users.email, email)));
+    return row;
+  },
+
+  async userById(tx: Transaction, tenantId: string, id: string): Promise<UserRow | undefined> {
+    const [row] = await tx.select().from(users).where(and(eq(users.tenantId, tenantId), eq(users.id, id)));
+    return row;
+  },
+
+  /** Staff ordered by id (creation order), `limit` rows after `afterId`. */
+  async listUsers(tx: Transaction, tenantId: string, limit: number, afterId?: string): Promise<UserRow[]> {
+    return tx
+      .select()
+      .from(users)
+      .where(and(eq(users.tenantId, tenantId), afterId ? gt(users.id, afterId) : undefined))
+      .orderBy(asc(users.id))
+      .limit(limit);
+  },
+};
+
+export type { Role };

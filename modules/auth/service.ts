@@ -1,0 +1,154 @@
+import type { FastifyInstance } from 'fastify';
+import type { Principal, Role } from '../../shared/auth-guard.ts';
+import { isUniqueViolation } from '../../shared/database.ts';
+import { toPage } from '../../shared/http-schemas.ts';
+import { newId } from '../../shared/ids.ts';
+import { ProblemError, problems } from '../../shared/problem-details.ts';
+import type { TenantProfile } from './gateway.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
+import { authRepository as repo, type TenantRow, type UserRow } from './repository.ts';
+
+/** A staff member as the API shows it (never the password hash). */
+export interface StaffView {
+  id: string;
+  email: string;
+  role: Role;
+  tenantId: string;
+  active: boolean;
+  createdAt: string;
+}
+
+const invalidCredentials = () => new ProblemError(401, 'The tenant, email or password is wrong.', { type: 'invalid-credentials', title: 'Invalid credentials' });
+
+/** Lower-cases and trims an email so that lookups are case-insensitive. */
+export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+
+/**
+ * URL-safe slug from a restaurant name: ASCII letters and digits joined by single dashes, at most
+ * 40 characters (`"Luigi's Café!"` → `luigis-cafe`); `restaurant` when nothing is left.
+ */
+export function slugify(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/['\u2019]/g, '')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40)
+    .replace(/-+$/g, '');
+  return slug || 'restaurant';
+}
+
+export const toTenantProfile = (t: TenantRow): TenantProfile => ({
+  id: t.id,
+  slug: t.slug,
+  name: t.name,
+  currency: t.currency,
+  taxRateBps: t.taxRateBps,
+  timeZone: t.timeZone,
+});
+
+const toStaffView = (u: UserRow): StaffView => ({
+  id: u.id,
+  email: u.email,
+  role: u.role,
+  tenantId: u.tenantId,
+  active: u.active,
+  createdAt: u.createdAt.toISOString(),
+});
+
+/** Use cases of the auth module. */
+export function createAuthService(app: FastifyInstance) {
+  return {
+    /**
+     * Creates a tenant and its owner. The slug comes from the name and is made unique by a
+     * numeric suffix (`pizza-luigi`, `pizza-luigi-2`, ...), safe under concurrent signups.
+     */
+    async signup(input: { restaurantName: string; currency: string; email: string; password: string; taxRateBps: number; timeZone: string }) {
+      const passwordHash = await hashPassword(input.password);
+      const base = slugify(input.restaurantName);
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const slug = attempt === 0 ? base : `${base}-${attempt < 10 ? attempt + 1 : newId().slice(-8)}`;
+        const tenantId = newId();
+        try {
+          return await app.runInTenant(tenantId, async ({ tx }) => {
+            const tenant = await repo.insertTenant(tx, {
+              id: tenantId,
+              slug,
+              name: input.restaurantName,
+              currency: input.currency,
+              taxRateBps: input.taxRateBps,
+              timeZone: input.timeZone,
+            });
+            const user = await repo.insertUser(tx, {
+              tenantId,
+              id: newId(),
+              email: normalizeEmail(input.email),
+              passwordHash,
+              role: 'owner',
+            });
+            return { tenant: toTenantProfile(tenant), user: toStaffView(user) };
+          });
+        } catch (error) {
+          if (!isUniqueViolation(error)) throw error;
+        }
+      }
+      throw new Error('could not find a free tenant slug');
+    },
+
+    /** @throws ProblemError 401 (one answer for any wrong part: no account enumeration). */
+    async login(input: { tenant: string; email: string; password: string }) {
+      const tenant = await repo.tenantBySlug(app.database.db, input.tenant.trim().toLowerCase());
+      const user = tenant
+        ? await app.runInTenant(tenant.id, ({ tx }) => repo.userByEmail(tx, tenant.id, normalizeEmail(input.email)))
+        : undefined;
+      const ok = await verifyPassword(user?.active ? user.passwordHash : undefined, input.password);
+      if (!ok || !user) throw invalidCredentials();
+      return toStaffView(user);
+    },
+
+    /** @throws ProblemError 401 when the token's user no longer exists or is deactivated. */
+    async me(principal: Principal) {
+      const user = await app.runInTenant(principal.tenantId, ({ tx }) => repo.userById(tx, principal.tenantId, principal.userId));
+      if (!user?.active) throw problems.unauthorized('The user of this token no longer exists or is deactivated.');
+      return toStaffView(user);
+    },
+
+    /**
+     * Adds a staff member. Owners may add managers and cashiers; managers only cashiers.
+     * @throws ProblemError 403 (role not allowed), 409 (email already used in this tenant).
+     */
+    async createUser(principal: Principal, input: { email: string; password: string; role: 'manager' | 'cashier' }) {
+      if (principal.role === 'manager' && input.role !== 'cashier') {
+        throw problems.forbidden('A manager can only add cashiers.');
+      }
+      const passwordHash = await hashPassword(input.password);
+      try {
+        return await app.runInTenant(principal.tenantId, async ({ tx }) =>
+          toStaffView(
+            await repo.insertUser(tx, {
+              tenantId: principal.tenantId,
+              id: newId(),
+              email: normalizeEmail(input.email),
+              passwordHash,
+              role: input.role,
+            }),
+          ),
+        );
+      } catch (error) {
+        if (isUniqueViolation(error)) {
+          throw problems.conflict('email-taken', 'Email already in use', 'A staff member with this email already exists in this restaurant.');
+        }
+        throw error;
+      }
+    },
+
+    async listUsers(principal: Principal, limit: number, afterId?: string) {
+      const rows = await app.runInTenant(principal.tenantId, ({ tx }) => repo.listUsers(tx, principal.tenantId, limit + 1, afterId));
+      return toPage(rows.map(toStaffView), limit);
+    },
+  };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;

@@ -1,0 +1,38 @@
+/**
+ * Public contract of the inventory module (bounded context: stock).
+ * The only file of this module that other modules may import.
+ */
+import type { UnitOfWork } from '../../shared/unit-of-work.ts';
+
+/** A quantity of one menu item (a whole number of units). */
+export interface StockLine {
+  menuItemId: string;
+  quantity: number;
+}
+
+/** Stock of a tracked item after a change. */
+export interface StockLevelChange {
+  menuItemId: string;
+  onHand: number;
+  lowStockThreshold: number;
+}
+
+/** Calls other modules may make into inventory. All of them join the caller's unit of work. */
+export interface InventoryGateway {
+  /**
+   * Takes stock for `lines` (same item may not repeat). Untracked items are skipped. Rows are
+   * locked in menu item id order, so concurrent orders cannot deadlock on each other.
+   * @throws ProblemError 409 `insufficient-stock` naming the first item short of stock; the
+   *   caller's transaction must then roll back (nothing is taken).
+   */
+  takeStock(uow: UnitOfWork, lines: readonly StockLine[]): Promise<StockLevelChange[]>;
+  /** Puts stock back (e.g. a cancelled order). Untracked items are skipped. */
+  restoreStock(uow: UnitOfWork, lines: readonly StockLine[]): Promise<StockLevelChange[]>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The inventory module's gateway, decorated by its plugin. */
+    inventory: InventoryGateway;
+  }
+}

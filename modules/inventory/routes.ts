@@ -1,0 +1,90 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { bearerAuth } from '../../shared/auth-guard.ts';
+import { decodeCursor, Id, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
+import { problemResponses } from '../../shared/problem-details.ts';
+import { ADJUSTMENT_REASONS } from './schema.ts';
+import type { InventoryService } from './service.ts';
+
+const Units = z.number().int('must be a whole number of units');
+const StockLevel = z
+  .object({
+    menuItemId: z.uuid(),
+    onHand: z.number().int().min(0),
+    lowStockThreshold: z.number().int().min(0),
+    lowStock: z.boolean().describe('onHand <= lowStockThreshold'),
+    updatedAt: Timestamp,
+  })
+  .meta({ id: 'StockLevel' });
+const ItemParams = z.object({ menuItemId: Id });
+
+/** HTTP routes of the inventory module, mounted at `/api/v1/inventory`. */
+export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService }> = async (app, { service }) => {
+  const managers = app.requireRole('owner', 'manager');
+
+  app.put(
+    '/items/:menuItemId',
+    {
+      preHandler: managers,
+      schema: {
+        tags: ['inventory'],
+        summary: 'Set the stock of a menu item (starts tracking it)',
+        security: bearerAuth,
+        params: ItemParams,
+        body: z.object({ onHand: Units.min(0).max(1_000_000), lowStockThreshold: Units.min(0).max(1_000_000).optional() }),
+        response: { 200: StockLevel, ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request) => service.setLevel(request.principal, request.params.menuItemId, request.body),
+  );
+
+  app.post(
+    '/items/:menuItemId/adjustments',
+    {
+      preHandler: managers,
+      schema: {
+        tags: ['inventory'],
+        summary: 'Add or remove stock; a result below zero is refused (409)',
+        security: bearerAuth,
+        params: ItemParams,
+        body: z.object({
+          delta: Units.min(-1_000_000).max(1_000_000).refine((d) => d !== 0, 'must not be zero'),
+          reason: z.enum(ADJUSTMENT_REASONS),
+        }),
+        response: { 201: StockLevel, ...problemResponses(401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await service.adjust(request.principal, request.params.menuItemId, request.body)),
+  );
+
+  app.get(
+    '/items/:menuItemId',
+    {
+      preHandler: app.requireRole(),
+      schema: {
+        tags: ['inventory'],
+        summary: 'Stock of a tracked menu item',
+        security: bearerAuth,
+        params: ItemParams,
+        response: { 200: StockLevel, ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request) => service.get(request.principal, request.params.menuItemId),
+  );
+
+  app.get(
+    '/items',
+    {
+      preHandler: app.requireRole(),
+      schema: {
+        tags: ['inventory'],
+        summary: 'List tracked items; lowStock=true keeps those at or below their threshold',
+        security: bearerAuth,
+        querystring: PageQuery.extend({ lowStock: z.enum(['true', 'false']).transform((v) => v === 'true').optional() }),
+        response: { 200: pageOf(StockLevel), ...problemResponses(401, 403) },
+      },
+    },
+    async (request) =>
+      service.list(request.principal, { limit: request.query.limit, afterId: decodeCursor(request.query.cursor), lowStock: request.query.lowStock }),
+  );
+};

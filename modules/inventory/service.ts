@@ -1,0 +1,130 @@
+import type { FastifyInstance } from 'fastify';
+import type { Principal } from '../../shared/auth-guard.ts';
+import { toPage } from '../../shared/http-schemas.ts';
+import { newId } from '../../shared/ids.ts';
+import { problems } from '../../shared/problem-details.ts';
+import type { UnitOfWork } from '../../shared/unit-of-work.ts';
+import type { StockLevelChange, StockLine } from './gateway.ts';
+import { inventoryRepository as repo, type StockLevelRow } from './repository.ts';
+import type { ADJUSTMENT_REASONS } from './schema.ts';
+
+/** Stock of a tracked item as the API shows it (units, never negative). */
+export interface StockLevelView {
+  menuItemId: string;
+  onHand: number;
+  lowStockThreshold: number;
+  lowStock: boolean;
+  updatedAt: string;
+}
+
+export const toStockLevelView = (r: StockLevelRow): StockLevelView => ({
+  menuItemId: r.menuItemId,
+  onHand: r.onHand,
+  lowStockThreshold: r.lowStockThreshold,
+  lowStock: r.onHand <= r.lowStockThreshold,
+  updatedAt: r.updatedAt.toISOString(),
+});
+
+const toChange = (r: StockLevelRow): StockLevelChange => ({ menuItemId: r.menuItemId, onHand: r.onHand, lowStockThreshold: r.lowStockThreshold });
+const notTracked = () => problems.notFound('This menu item has no stock record (it is made to order).');
+
+/** Use cases of the inventory module. */
+export function createInventoryService(app: FastifyInstance) {
+  const assertMenuItemExists = async (uow: UnitOfWork, menuItemId: string) => {
+    const found = await app.restaurant.findMenuItems(uow, [menuItemId]);
+    if (!found.has(menuItemId)) throw problems.notFound('No such menu item.');
+  };
+
+  return {
+    /** Sets the stock of a menu item (a count), creating its record. @throws ProblemError 404 unknown menu item. */
+    setLevel(principal: Principal, menuItemId: string, input: { onHand: number; lowStockThreshold?: number | undefined }) {
+      return app.runInTenant(principal.tenantId, async (uow) => {
+        await assertMenuItemExists(uow, menuItemId);
+        const before = await repo.byItem(uow.tx, uow.tenantId, menuItemId, true);
+        const row = await repo.upsert(uow.tx, { tenantId: uow.tenantId, menuItemId, ...input });
+        await repo.recordMovement(uow.tx, {
+          tenantId: uow.tenantId,
+          id: newId(),
+          menuItemId,
+          delta: row.onHand - (before?.onHand ?? 0),
+          reason: 'count',
+          onHandAfter: row.onHand,
+          userId: principal.userId,
+        });
+        return toStockLevelView(row);
+      });
+    },
+
+    /**
+     * Adds `delta` units (negative to remove). @throws ProblemError 404 untracked item,
+     * 409 `insufficient-stock` when the result would be negative (nothing changes).
+     */
+    adjust(principal: Principal, menuItemId: string, input: { delta: number; reason: (typeof ADJUSTMENT_REASONS)[number] }) {
+      return app.runInTenant(principal.tenantId, async ({ tx, tenantId }) => {
+        const row = await repo.addIfNonNegative(tx, tenantId, menuItemId, input.delta);
+        if (!row) {
+          const current = await repo.byItem(tx, tenantId, menuItemId);
+          if (!current) throw notTracked();
+          throw problems.conflict(
+            'insufficient-stock',
+            'Insufficient stock',
+            `Only ${current.onHand} on hand; removing ${-input.delta} would make stock negative.`,
+            { menuItemId, onHand: current.onHand },
+          );
+        }
+        await repo.recordMovement(tx, { tenantId, id: newId(), menuItemId, delta: input.delta, reason: input.reason, onHandAfter: row.onHand, userId: principal.userId });
+        return toStockLevelView(row);
+      });
+    },
+
+    /** @throws ProblemError 404 untracked item. */
+    get(principal: Principal, menuItemId: string) {
+      return app.runInTenant(principal.tenantId, async ({ tx, tenantId }) => {
+        const row = await repo.byItem(tx, tenantId, menuItemId);
+        if (!row) throw notTracked();
+        return toStockLevelView(row);
+      });
+    },
+
+    list(principal: Principal, opts: { limit: number; afterId?: string | undefined; lowStock?: boolean | undefined }) {
+      return app.runInTenant(principal.tenantId, async ({ tx, tenantId }) => {
+        const rows = await repo.list(tx, tenantId, { ...opts, limit: opts.limit + 1 });
+        return toPage(rows.map(toStockLevelView), opts.limit, (level) => level.menuItemId);
+      });
+    },
+
+    /** Gateway: see {@link import('./gateway.ts').InventoryGateway.takeStock}. */
+    async takeStock(uow: UnitOfWork, lines: readonly StockLine[]): Promise<StockLevelChange[]> {
+      const changes: StockLevelChange[] = [];
+      // A fixed lock order (by id) makes concurrent multi-line orders deadlock-free.
+      for (const line of [...lines].sort((a, b) => (a.menuItemId < b.menuItemId ? -1 : 1))) {
+        const row = await repo.addIfNonNegative(uow.tx, uow.tenantId, line.menuItemId, -line.quantity);
+        if (row) {
+          changes.push(toChange(row));
+          continue;
+        }
+        const current = await repo.byItem(uow.tx, uow.tenantId, line.menuItemId);
+        if (!current) continue; // untracked: made to order
+        throw problems.conflict(
+          'insufficient-stock',
+          'Insufficient stock',
+          `Not enough stock for menu item ${line.menuItemId}: ${line.quantity} requested, ${current.onHand} on hand.`,
+          { menuItemId: line.menuItemId, requested: line.quantity, onHand: current.onHand },
+        );
+      }
+      return changes;
+    },
+
+    /** Gateway: see {@link import('./gateway.ts').InventoryGateway.restoreStock}. */
+    async restoreStock(uow: UnitOfWork, lines: readonly StockLine[]): Promise<StockLevelChange[]> {
+      const changes: StockLevelChange[] = [];
+      for (const line of [...lines].sort((a, b) => (a.menuItemId < b.menuItemId ? -1 : 1))) {
+        const row = await repo.addIfNonNegative(uow.tx, uow.tenantId, line.menuItemId, line.quantity);
+        if (row) changes.push(toChange(row));
+      }
+      return changes;
+    },
+  };
+}
+
+export type InventoryService = ReturnType<typeof createInventoryService>;

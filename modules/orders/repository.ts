@@ -1,0 +1,110 @@
+import { and, asc, eq, gt, gte, inArray, lt, sql } from 'drizzle-orm';
+import type { Transaction } from '../../shared/database.ts';
+import { queryRows } from '../../shared/database.ts';
+import { orderCounters, orderLines, orders } from './schema.ts';
+
+export type OrderRow = typeof orders.$inferSelect;
+export type OrderLineRow = typeof orderLines.$inferSelect;
+
+/** Data access of the orders module; every function takes the transaction it runs in. */
+export const ordersRepository = {
+  /**
+   * Next order number of the tenant (1, 2, ...). Locks the tenant's counter row until commit,
+   * so numbers are unique, gap-free (a rollback gives the number back) and increasing.
+   */
+  async nextNumber(tx: Transaction, tenantId: string): Promise<number> {
+    const [row] = await tx
+      .insert(orderCounters)
+      .values({ tenantId, lastNumber: 1 })
+      .onConflictDoUpdate({ target: orderCounters.tenantId, set: { lastNumber: sql`${orderCounters.lastNumber} + 1` } })
+      .returning({ n: orderCounters.lastNumber });
+    return row!.n;
+  },
+
+  async insert(tx: Transaction, order: typeof orders.$inferInsert, lines: (typeof orderLines.$inferInsert)[]): Promise<OrderRow> {
+    const [row] = await tx.insert(orders).values(order).returning();
+    await tx.insert(orderLines).values(lines);
+    return row!;
+  },
+
+  async byId(tx: Transaction, tenantId: string, id: string, forUpdate = false): Promise<OrderRow | undefined> {
+    const q = tx.select().from(orders).where(and(eq(orders.tenantId, tenantId), eq(orders.id, id)));
+    const [row] = forUpdate ? await q.for('update') : await q;
+    return row;
+  },
+
+  async linesOf(tx: Transaction, tenantId: string, orderIds: string[]): Promise<OrderLineRow[]> {
+    if (orderIds.length === 0) return [];
+    return tx
+      .select()
+      .from(orderLines)
+      .where(and(eq(orderLines.tenantId, tenantId), inArray(orderLines.orderId, orderIds)))
+      .orderBy(asc(orderLines.orderId), asc(orderLines.lineNo));
+  },
+
+  async markCancelled(tx: Transaction, tenantId: string, id: string): Promise<OrderRow> {
+    const [row] = await tx
+      .update(orders)
+      .set({ status: 'cancelled', cancelledAt: new Date() })
+      .where(and(eq(orders.tenantId, tenantId), eq(orders.id, id)))
+      .returning();
+    return row!;
+  },
+
+  async list(
+    tx: Transaction,
+    tenantId: string,
+    opts: { limit: number; afterId?: string | undefined; status?: OrderRow['status'] | undefined; from?: Date | undefined; to?: Date | undefined },
+  ): Promise<OrderRow[]> {
+    return tx
+      .select()
+      .from(orders)
+      .where(
+        and(
+          eq(orders.tenantId, tenantId),
+          opts.status ? eq(orders.status, opts.status) : undefined,
+          opts.from ? gte(orders.createdAt, opts.from) : undefined,
+          opts.to ? lt(orders.createdAt, opts.to) : undefined,
+          opts.afterId ? gt(orders.id, opts.afterId) : undefined,
+        ),
+      )
+      .orderBy(asc(orders.id))
+      .limit(opts.limit);
+  },
+
+  async referencesMenuItem(tx: Transaction, tenantId: string, menuItemId: string): Promise<boolean> {
+    const rows = await tx
+      .select({ one: sql`1` })
+      .from(orderLines)
+      .where(and(eq(orderLines.tenantId, tenantId), eq(orderLines.menuItemId, menuItemId)))
+      .limit(1);
+    return rows.length > 0;
+  },
+
+  /** Paid and refunded sums per local day/hour bucket (see `OrdersGateway.salesSummary`). */
+  async salesBuckets(tx: Transaction, tenantId: string, q: { from: Date; to: Date; groupBy: 'day' | 'hour'; timeZone: string }) {
+    const unit = q.groupBy;
+    return queryRows<{ start: string | Date; orders: string | number; gross: string | number; tax: string | number; refunds: string | number }>(
+      tx,
+      sql`
+        with paid as (
+          select date_trunc(${unit}, created_at at time zone ${q.timeZone}) as bucket,
+                 count(*) as orders, sum(total) as gross, sum(tax) as tax
+          from orders.orders
+          where tenant_id = ${tenantId} and created_at >= ${q.from.toISOString()} and created_at < ${q.to.toISOString()}
+          group by 1
+        ), refunded as (
+          select date_trunc(${unit}, cancelled_at at time zone ${q.timeZone}) as bucket, sum(total) as refunds
+          from orders.orders
+          where tenant_id = ${tenantId} and status = 'cancelled'
+            and cancelled_at >= ${q.from.toISOString()} and cancelled_at < ${q.to.toISOString()}
+          group by 1
+        )
+        select (coalesce(p.bucket, r.bucket) at time zone ${q.timeZone}) as start,
+               coalesce(p.orders, 0) as orders, coalesce(p.gross, 0) as gross,
+               coalesce(p.tax, 0) as tax, coalesce(r.refunds, 0) as refunds
+        from paid p full outer join refunded r on p.bucket = r.bucket
+        order by 1`,
+    );
+  },
+};

@@ -1,0 +1,203 @@
+import type { FastifyInstance } from 'fastify';
+import type { PaymentInstruction, PaymentView } from '../payments/gateway.ts';
+import type { Principal } from '../../shared/auth-guard.ts';
+import { encodeCursor } from '../../shared/http-schemas.ts';
+import { newId } from '../../shared/ids.ts';
+import { problems } from '../../shared/problem-details.ts';
+import type { UnitOfWork } from '../../shared/unit-of-work.ts';
+import type { SalesFigures } from './gateway.ts';
+import { MAX_ORDER_SUBTOTAL, taxFor } from './pricing.ts';
+import { ordersRepository as repo, type OrderLineRow, type OrderRow } from './repository.ts';
+
+/** One line of an order in the API; money in minor units. */
+export interface OrderLineView {
+  menuItemId: string;
+  name: string;
+  unitPrice: number;
+  quantity: number;
+  lineTotal: number;
+}
+
+/** An order as the API shows it; money in minor units of `currency`. */
+export interface OrderView {
+  id: string;
+  number: number;
+  status: OrderRow['status'];
+  currency: string;
+  lines: OrderLineView[];
+  subtotal: number;
+  tax: number;
+  total: number;
+  payment: Omit<PaymentView, 'orderId' | 'currency' | 'createdAt'>;
+  note: string | null;
+  createdAt: string;
+  cancelledAt: string | null;
+}
+
+/** Body of `POST /orders`. */
+export interface PlaceOrderInput {
+  items: Array<{ menuItemId: string; quantity: number }>;
+  payment: PaymentInstruction;
+  note?: string | undefined;
+}
+
+const toView = (order: OrderRow, lines: OrderLineRow[], payment: PaymentView): OrderView => ({
+  id: order.id,
+  number: order.number,
+  status: order.status,
+  currency: order.currency,
+  lines: lines.map((l) => ({ menuItemId: l.menuItemId, name: l.name, unitPrice: l.unitPrice, quantity: l.quantity, lineTotal: l.lineTotal })),
+  subtotal: order.subtotal,
+  tax: order.tax,
+  total: order.total,
+  payment: {
+    id: payment.id,
+    method: payment.method,
+    amount: payment.amount,
+    status: payment.status,
+    ...(payment.change !== undefined ? { change: payment.change } : {}),
+    ...(payment.refundedAt ? { refundedAt: payment.refundedAt } : {}),
+  },
+  note: order.note,
+  createdAt: order.createdAt.toISOString(),
+  cancelledAt: order.cancelledAt?.toISOString() ?? null,
+});
+
+/** Sums quantities per menu item, for stock (an item may appear on several lines). */
+function stockLines(lines: ReadonlyArray<{ menuItemId: string; quantity: number }>) {
+  const byItem = new Map<string, number>();
+  for (const l of lines) byItem.set(l.menuItemId, (byItem.get(l.menuItemId) ?? 0) + l.quantity);
+  return [...byItem].map(([menuItemId, quantity]) => ({ menuItemId, quantity }));
+}
+
+const notFound = () => problems.notFound('No such order.');
+
+/** Use cases of the orders module: the point of sale. */
+export function createOrdersService(app: FastifyInstance) {
+  const load = async (uow: UnitOfWork, order: OrderRow): Promise<OrderView> => {
+    const [lines, payment] = await Promise.all([repo.linesOf(uow.tx, uow.tenantId, [order.id]), app.payments.find(uow, order.paymentId)]);
+    return toView(order, lines, payment!);
+  };
+
+  return {
+    /**
+     * Rings up an order in one unit of work: prices are read and snapshotted, the payment
+     * collected (a card authorised before any stock row is locked), stock taken, the order
+     * numbered and written. Any failure rolls all of it back.
+     * @throws ProblemError 422 unknown/unavailable menu item, 422 insufficient-tender or
+     *   invalid-card-token, 402 card-declined, 409 insufficient-stock.
+     */
+    place(principal: Principal, input: PlaceOrderInput): Promise<OrderView> {
+      return app.runInTenant(principal.tenantId, async (uow) => {
+        const tenant = await app.auth.getTenant(uow);
+        const ids = [...new Set(input.items.map((i) => i.menuItemId))];
+        const menu = await app.restaurant.findMenuItems(uow, ids);
+        const lines = input.items.map((item, index) => {
+          const quote = menu.get(item.menuItemId);
+          if (!quote) {
+            throw problems.unprocessable('unknown-menu-item', 'Unknown menu item', `Menu item ${item.menuItemId} does not exist.`, {
+              menuItemId: item.menuItemId,
+              path: `body.items.${index}.menuItemId`,
+            });
+          }
+          if (!quote.available) {
+            throw problems.unprocessable('menu-item-unavailable', 'Menu item unavailable', `Menu item "${quote.name}" is not available.`, {
+              menuItemId: item.menuItemId,
+            });
+          }
+          return { lineNo: index + 1, menuItemId: quote.id, name: quote.name, unitPrice: quote.price, quantity: item.quantity, lineTotal: quote.price * item.quantity };
+        });
+        const subtotal = lines.reduce((sum, l) => sum + l.lineTotal, 0);
+        if (subtotal > MAX_ORDER_SUBTOTAL) {
+          throw problems.unprocessable('order-too-large', 'Order too large', `The subtotal may not exceed ${MAX_ORDER_SUBTOTAL} minor units.`);
+        }
+        const tax = taxFor(subtotal, tenant.taxRateBps);
+        const total = subtotal + tax;
+        const orderId = newId();
+
+        const payment = await app.payments.collect(uow, { orderId, amount: total, currency: tenant.currency, instruction: input.payment });
+        await app.inventory.takeStock(uow, stockLines(lines));
+        // Numbered last: the counter row stays locked only for the rest of this transaction.
+        const number = await repo.nextNumber(uow.tx, uow.tenantId);
+        const order = await repo.insert(
+          uow.tx,
+          {
+            tenantId: uow.tenantId,
+            id: orderId,
+            number,
+            status: 'paid',
+            currency: tenant.currency,
+            subtotal,
+            tax,
+            total,
+            note: input.note ?? null,
+            paymentId: payment.id,
+            createdBy: principal.userId,
+          },
+          lines.map((l) => ({ ...l, tenantId: uow.tenantId, orderId })),
+        );
+        return toView(order, lines.map((l) => ({ ...l, tenantId: uow.tenantId, orderId })), payment);
+      });
+    },
+
+    /** @throws ProblemError 404. */
+    get(principal: Principal, id: string): Promise<OrderView> {
+      return app.runInTenant(principal.tenantId, async (uow) => {
+        const order = await repo.byId(uow.tx, uow.tenantId, id);
+        if (!order) throw notFound();
+        return load(uow, order);
+      });
+    },
+
+    list(principal: Principal, opts: { limit: number; afterId?: string | undefined; status?: OrderRow['status'] | undefined; from?: Date | undefined; to?: Date | undefined }) {
+      return app.runInTenant(principal.tenantId, async (uow) => {
+        const rows = await repo.list(uow.tx, uow.tenantId, { ...opts, limit: opts.limit + 1 });
+        const page = rows.slice(0, opts.limit);
+        const lines = await repo.linesOf(uow.tx, uow.tenantId, page.map((o) => o.id));
+        const payments = await app.payments.findMany(uow, page.map((o) => o.paymentId));
+        const views = page.map((o) => toView(o, lines.filter((l) => l.orderId === o.id), payments.get(o.paymentId)!));
+        return { items: views, nextCursor: rows.length > opts.limit ? encodeCursor(page.at(-1)!.id) : null };
+      });
+    },
+
+    /**
+     * Cancels a paid order: refunds its payment and puts tracked stock back, atomically.
+     * @throws ProblemError 404, 409 `order-already-cancelled`.
+     */
+    cancel(principal: Principal, id: string): Promise<OrderView> {
+      return app.runInTenant(principal.tenantId, async (uow) => {
+        const order = await repo.byId(uow.tx, uow.tenantId, id, true);
+        if (!order) throw notFound();
+        if (order.status === 'cancelled') {
+          throw problems.conflict('order-already-cancelled', 'Order already cancelled', `Order #${order.number} was already cancelled.`);
+        }
+        const lines = await repo.linesOf(uow.tx, uow.tenantId, [order.id]);
+        const payment = await app.payments.refund(uow, order.paymentId);
+        await app.inventory.restoreStock(uow, stockLines(lines));
+        const cancelled = await repo.markCancelled(uow.tx, uow.tenantId, order.id);
+        return toView(cancelled, lines, payment);
+      });
+    },
+
+    /** Gateway: see `OrdersGateway.salesSummary`. */
+    async salesSummary(uow: UnitOfWork, q: { from: Date; to: Date; groupBy: 'day' | 'hour'; timeZone: string }) {
+      const rows = await repo.salesBuckets(uow.tx, uow.tenantId, q);
+      const totals: SalesFigures = { orders: 0, gross: 0, tax: 0, refunds: 0, net: 0 };
+      const buckets = rows.map((r) => {
+        const b = { orders: Number(r.orders), gross: Number(r.gross), tax: Number(r.tax), refunds: Number(r.refunds) };
+        const net = b.gross - b.refunds;
+        totals.orders += b.orders;
+        totals.gross += b.gross;
+        totals.tax += b.tax;
+        totals.refunds += b.refunds;
+        totals.net += net;
+        return { start: new Date(r.start).toISOString(), ...b, net };
+      });
+      return { buckets, totals };
+    },
+
+    referencesMenuItem: (uow: UnitOfWork, menuItemId: string) => repo.referencesMenuItem(uow.tx, uow.tenantId, menuItemId),
+  };
+}
+
+export type OrdersService = ReturnType<typeof createOrdersService>;

@@ -1,0 +1,58 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { bearerAuth } from '../../shared/auth-guard.ts';
+import { decodeCursor, Id, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
+import { problemResponses } from '../../shared/problem-details.ts';
+import { PAYMENT_METHODS, PAYMENT_STATUSES } from './schema.ts';
+import type { PaymentsService } from './service.ts';
+
+/** A payment in API responses; amounts in minor units of `currency`. */
+export const PaymentSchema = z
+  .object({
+    id: z.uuid(),
+    orderId: z.uuid(),
+    method: z.enum(PAYMENT_METHODS),
+    amount: z.number().int(),
+    currency: z.string(),
+    status: z.enum(PAYMENT_STATUSES),
+    change: z.number().int().optional().describe('Cash only: tendered minus amount'),
+    createdAt: Timestamp,
+    refundedAt: Timestamp.optional(),
+  })
+  .meta({ id: 'Payment' });
+
+/** HTTP routes of the payments module, mounted at `/api/v1/payments`. */
+export const paymentsRoutes: FastifyPluginAsyncZod<{ service: PaymentsService }> = async (app, { service }) => {
+  const anyone = app.requireRole();
+
+  app.get(
+    '/:id',
+    {
+      preHandler: anyone,
+      schema: {
+        tags: ['payments'],
+        summary: 'Get a payment',
+        security: bearerAuth,
+        params: z.object({ id: Id }),
+        response: { 200: PaymentSchema, ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request) => service.get(request.principal, request.params.id),
+  );
+
+  app.get(
+    '',
+    {
+      preHandler: anyone,
+      schema: {
+        tags: ['payments'],
+        summary: 'List payments, optionally of one order',
+        security: bearerAuth,
+        querystring: PageQuery.extend({ orderId: Id.optional() }),
+        response: { 200: pageOf(PaymentSchema), ...problemResponses(401, 403) },
+      },
+    },
+    async (request) =>
+      service.list(request.principal, { limit: request.query.limit, afterId: decodeCursor(request.query.cursor), orderId: request.query.orderId }),
+  );
+};

@@ -1,0 +1,39 @@
+/**
+ * Public contract of the restaurant module (bounded context: the menu).
+ * The only file of this module that other modules may import.
+ */
+import type { UnitOfWork } from '../../shared/unit-of-work.ts';
+
+/** A menu item as other modules see it; `price` in minor units of `currency`. */
+export interface MenuItemQuote {
+  id: string;
+  name: string;
+  price: number;
+  currency: string;
+  /** False when switched off or archived: it cannot be ordered. */
+  available: boolean;
+}
+
+/**
+ * Answers whether another module still references a menu item (e.g. order lines). Registered by
+ * that module, so the dependency points from it to restaurant and never back.
+ */
+export type MenuItemReferenceCheck = (uow: UnitOfWork, menuItemId: string) => Promise<boolean>;
+
+/** Calls other modules may make into restaurant. */
+export interface RestaurantGateway {
+  /**
+   * Current name, price and availability of `ids` in the unit of work's tenant. Ids that do not
+   * exist there (or belong to another tenant) are absent from the map.
+   */
+  findMenuItems(uow: UnitOfWork, ids: readonly string[]): Promise<Map<string, MenuItemQuote>>;
+  /** Lets a module veto hard deletion: referenced items are archived instead. */
+  registerReferenceCheck(check: MenuItemReferenceCheck): void;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The restaurant module's gateway, decorated by its plugin. */
+    restaurant: RestaurantGateway;
+  }
+}

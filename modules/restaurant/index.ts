@@ -1,0 +1,26 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { MenuItemReferenceCheck, RestaurantGateway } from './gateway.ts';
+import { restaurantRepository } from './repository.ts';
+import { restaurantRoutes } from './routes.ts';
+import { createRestaurantService, toMenuItemView } from './service.ts';
+
+/**
+ * The restaurant module: the menu. Decorates `app.restaurant` with its gateway and serves its
+ * routes under `/api/v1/restaurant`.
+ */
+export default fp(
+  async (app: FastifyInstance) => {
+    const referenceChecks: MenuItemReferenceCheck[] = [];
+    const gateway: RestaurantGateway = {
+      async findMenuItems(uow, ids) {
+        const rows = await restaurantRepository.byIds(uow.tx, uow.tenantId, ids);
+        return new Map(rows.map((r) => [r.id, { ...toMenuItemView(r), price: r.price }]));
+      },
+      registerReferenceCheck: (check) => void referenceChecks.push(check),
+    };
+    app.decorate('restaurant', gateway);
+    await app.register(restaurantRoutes, { prefix: '/api/v1/restaurant', service: createRestaurantService(app, referenceChecks) });
+  },
+  { name: 'restaurant', dependencies: ['database', 'auth-guard', 'auth'] },
+);

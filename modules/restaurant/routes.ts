@@ -1,0 +1,114 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { bearerAuth } from '../../shared/auth-guard.ts';
+import { decodeCursor, Id, MinorUnits, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
+import { problemResponses } from '../../shared/problem-details.ts';
+import type { RestaurantService } from './service.ts';
+
+const Name = z.string().trim().min(1).max(120);
+const Sku = z.string().trim().min(1).max(64).describe('Stock keeping unit, unique per restaurant');
+const Category = z.string().trim().min(1).max(60);
+
+const MenuItem = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    sku: z.string().nullable(),
+    price: z.number().int().describe('Minor units of `currency`'),
+    currency: z.string(),
+    category: z.string().nullable(),
+    available: z.boolean(),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .meta({ id: 'MenuItem' });
+const ItemParams = z.object({ id: Id });
+
+/** HTTP routes of the restaurant module, mounted at `/api/v1/restaurant`. */
+export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantService }> = async (app, { service }) => {
+  const writers = app.requireRole('owner', 'manager');
+  const anyone = app.requireRole();
+
+  app.post(
+    '/menu-items',
+    {
+      preHandler: writers,
+      schema: {
+        tags: ['restaurant'],
+        summary: 'Add a menu item',
+        security: bearerAuth,
+        body: z.object({ name: Name, sku: Sku.optional(), price: MinorUnits, category: Category.optional(), available: z.boolean().default(true) }),
+        response: { 201: MenuItem, ...problemResponses(401, 403, 409) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await service.create(request.principal, request.body)),
+  );
+
+  app.get(
+    '/menu-items',
+    {
+      preHandler: anyone,
+      schema: {
+        tags: ['restaurant'],
+        summary: 'List menu items (archived ones are hidden)',
+        security: bearerAuth,
+        querystring: PageQuery.extend({ category: Category.optional() }),
+        response: { 200: pageOf(MenuItem), ...problemResponses(401, 403) },
+      },
+    },
+    async (request) =>
+      service.list(request.principal, { limit: request.query.limit, afterId: decodeCursor(request.query.cursor), category: request.query.category }),
+  );
+
+  app.get(
+    '/menu-items/:id',
+    {
+      preHandler: anyone,
+      schema: {
+        tags: ['restaurant'],
+        summary: 'Get a menu item',
+        security: bearerAuth,
+        params: ItemParams,
+        response: { 200: MenuItem, ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request) => service.get(request.principal, request.params.id),
+  );
+
+  app.patch(
+    '/menu-items/:id',
+    {
+      preHandler: writers,
+      schema: {
+        tags: ['restaurant'],
+        summary: 'Change a menu item (only the fields sent)',
+        security: bearerAuth,
+        params: ItemParams,
+        body: z
+          .object({ name: Name, sku: Sku.nullable(), price: MinorUnits, category: Category.nullable(), available: z.boolean() })
+          .partial()
+          .refine((b) => Object.keys(b).length > 0, 'send at least one field'),
+        response: { 200: MenuItem, ...problemResponses(401, 403, 404, 409) },
+      },
+    },
+    async (request) => service.update(request.principal, request.params.id, request.body),
+  );
+
+  app.delete(
+    '/menu-items/:id',
+    {
+      preHandler: writers,
+      schema: {
+        tags: ['restaurant'],
+        summary: 'Delete a menu item; an item that orders reference is archived instead (available: false)',
+        security: bearerAuth,
+        params: ItemParams,
+        response: { 204: z.undefined().describe('Deleted or archived'), ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await service.remove(request.principal, request.params.id);
+      return reply.code(204).send();
+    },
+  );
+};

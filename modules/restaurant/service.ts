@@ -1,0 +1,122 @@
+import type { FastifyInstance } from 'fastify';
+import type { Principal } from '../../shared/auth-guard.ts';
+import { isUniqueViolation } from '../../shared/database.ts';
+import { toPage } from '../../shared/http-schemas.ts';
+import { newId } from '../../shared/ids.ts';
+import { problems } from '../../shared/problem-details.ts';
+import type { MenuItemReferenceCheck } from './gateway.ts';
+import { restaurantRepository as repo, type MenuItemRow } from './repository.ts';
+
+/** A menu item as the API shows it; `price` in minor units of `currency`. */
+export interface MenuItemView {
+  id: string;
+  name: string;
+  sku: string | null;
+  price: number;
+  currency: string;
+  category: string | null;
+  available: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const toMenuItemView = (r: MenuItemRow): MenuItemView => ({
+  id: r.id,
+  name: r.name,
+  sku: r.sku,
+  price: r.price,
+  currency: r.currency,
+  category: r.category,
+  available: r.available && r.archivedAt === null,
+  createdAt: r.createdAt.toISOString(),
+  updatedAt: r.updatedAt.toISOString(),
+});
+
+const notFound = () => problems.notFound('No such menu item.');
+const duplicateSku = (sku: string) =>
+  problems.conflict('duplicate-sku', 'Duplicate SKU', `Another menu item of this restaurant already has SKU "${sku}".`, { sku });
+
+/** Use cases of the restaurant module (the menu). */
+export function createRestaurantService(app: FastifyInstance, referenceChecks: MenuItemReferenceCheck[]) {
+  const withSkuGuard = async <T>(sku: string | null | undefined, work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      if (isUniqueViolation(error) && sku) throw duplicateSku(sku);
+      throw error;
+    }
+  };
+
+  return {
+    /** @throws ProblemError 409 duplicate-sku. */
+    create(principal: Principal, input: { name: string; sku?: string | undefined; price: number; category?: string | undefined; available: boolean }) {
+      return withSkuGuard(input.sku, () =>
+        app.runInTenant(principal.tenantId, async (uow) => {
+          const tenant = await app.auth.getTenant(uow);
+          const row = await repo.insert(uow.tx, {
+            tenantId: uow.tenantId,
+            id: newId(),
+            name: input.name,
+            sku: input.sku ?? null,
+            price: input.price,
+            currency: tenant.currency,
+            category: input.category ?? null,
+            available: input.available,
+          });
+          return toMenuItemView(row);
+        }),
+      );
+    },
+
+    list(principal: Principal, opts: { limit: number; afterId?: string | undefined; category?: string | undefined }) {
+      return app.runInTenant(principal.tenantId, async ({ tx, tenantId }) => {
+        const rows = await repo.list(tx, tenantId, { ...opts, limit: opts.limit + 1 });
+        return toPage(rows.map(toMenuItemView), opts.limit);
+      });
+    },
+
+    /** Archived items are still returned (with `available: false`) so history can be shown. @throws ProblemError 404. */
+    get(principal: Principal, id: string) {
+      return app.runInTenant(principal.tenantId, async ({ tx, tenantId }) => {
+        const row = await repo.byId(tx, tenantId, id);
+        if (!row) throw notFound();
+        return toMenuItemView(row);
+      });
+    },
+
+    /** @throws ProblemError 404 (unknown or archived), 409 duplicate-sku. */
+    update(principal: Principal, id: string, patch: { name?: string | undefined; sku?: string | null | undefined; price?: number | undefined; category?: string | null | undefined; available?: boolean | undefined }) {
+      return withSkuGuard(patch.sku, () =>
+        app.runInTenant(principal.tenantId, async ({ tx, tenantId }) => {
+          const current = await repo.byId(tx, tenantId, id);
+          if (!current || current.archivedAt) throw notFound();
+          const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+          const row = await repo.update(tx, tenantId, id, defined);
+          return toMenuItemView(row!);
+        }),
+      );
+    },
+
+    /**
+     * Deletes an item; when another module still references it (order lines), archives it
+     * instead (`available: false`, hidden from lists) so history stays intact.
+     * @throws ProblemError 404.
+     */
+    remove(principal: Principal, id: string) {
+      return app.runInTenant(principal.tenantId, async (uow) => {
+        const current = await repo.byId(uow.tx, uow.tenantId, id);
+        if (!current || current.archivedAt) throw notFound();
+        for (const isReferenced of referenceChecks) {
+          if (await isReferenced(uow, id)) {
+            await repo.update(uow.tx, uow.tenantId, id, { available: false, archivedAt: new Date() });
+            return 'archived' as const;
+          }
+        }
+        await repo.delete(uow.tx, uow.tenantId, id);
+        return 'deleted' as const;
+      });
+    },
+  };
+}
+
+export type RestaurantService = ReturnType<typeof createRestaurantService>;

@@ -1,0 +1,116 @@
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { sql, type SQL } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import type { DatabaseConfig } from './config.ts';
+
+/** The drizzle database, the same type on postgres.js and on PGlite. */
+export type Database = PgDatabase<PgQueryResultHKT>;
+/** A drizzle transaction on {@link Database}. */
+export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+/** An open database: the drizzle handle plus its lifecycle. */
+export interface DatabaseHandle {
+  readonly kind: DatabaseConfig['kind'];
+  readonly db: Database;
+  /** Resolves true when the database answers a trivial query within `timeoutMs`. */
+  ping(timeoutMs?: number): Promise<boolean>;
+  /** Applies the SQL migrations in `drizzle/`; safe when several instances start at once. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Folder of the drizzle-kit generated SQL migrations (`drizzle/` at the repository root). */
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../drizzle', import.meta.url));
+
+// Any constant works; it only has to be the same for every instance of this application.
+const MIGRATION_LOCK_KEY = 7_300_001;
+
+/**
+ * Opens the database described by `config`: postgres.js for `kind: 'postgres'`, or the embedded
+ * PGlite (PostgreSQL compiled to WASM) for `kind: 'pglite'` with its files in `dataDir`
+ * (`memory://` for an in-memory database).
+ */
+export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHandle> {
+  if (config.kind === 'postgres') {
+    const client = postgres(config.url, {
+      max: config.poolMax,
+      onnotice: () => {},
+      connection: { application_name: 'pos-api' },
+    });
+    const db = drizzlePostgres({ client }) as unknown as Database;
+    return {
+      kind: 'postgres',
+      db,
+      ping: (timeoutMs = 2000) => withTimeout(client`select 1`.then(() => true), timeoutMs),
+      async migrate() {
+        // One dedicated connection so the session-level advisory lock covers the whole run:
+        // instances started together wait for each other instead of racing on DDL.
+        const lockClient = postgres(config.url, { max: 1, onnotice: () => {} });
+        try {
+          await lockClient`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
+          await migratePostgres(drizzlePostgres({ client: lockClient }), { migrationsFolder: MIGRATIONS_FOLDER });
+          await lockClient`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
+        } finally {
+          await lockClient.end({ timeout: 5 });
+        }
+      },
+      close: () => client.end({ timeout: 5 }),
+    };
+  }
+
+  if (!config.dataDir.startsWith('memory://')) await mkdir(config.dataDir, { recursive: true });
+  const client = await PGlite.create(config.dataDir);
+  const db = drizzlePglite({ client }) as unknown as Database;
+  return {
+    kind: 'pglite',
+    db,
+    ping: (timeoutMs = 2000) => withTimeout(client.query('select 1').then(() => true), timeoutMs),
+    migrate: () => migratePglite(drizzlePglite({ client }), { migrationsFolder: MIGRATIONS_FOLDER }),
+    close: () => client.close(),
+  };
+}
+
+/**
+ * Runs a raw SQL statement and returns its rows, hiding the driver difference (postgres.js returns
+ * an array, PGlite an object with `rows`).
+ */
+export async function queryRows<T>(executor: Pick<Database, 'execute'>, query: SQL): Promise<T[]> {
+  const result = (await executor.execute(query)) as unknown;
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
+/** `sql` re-exported so modules build raw fragments from one place. */
+export { sql };
+
+async function withTimeout(check: Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([check.catch(() => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** PostgreSQL SQLSTATE of an error thrown by either driver, also when drizzle wrapped it. */
+export function sqlState(error: unknown): string | undefined {
+  for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+/** True when `error` is a unique-constraint violation (SQLSTATE 23505). */
+export function isUniqueViolation(error: unknown): boolean {
+  return sqlState(error) === '23505';
+}

@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { DatabaseHandle } from './database.ts';
+import { createUnitOfWorkRunner, type RunInTenant } from './unit-of-work.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The open database (drizzle handle, ping, close). */
+    database: DatabaseHandle;
+    /** Opens a tenant-scoped unit of work; see `createUnitOfWorkRunner`. */
+    runInTenant: RunInTenant;
+  }
+}
+
+/**
+ * Kernel plugin: exposes the database and the unit-of-work runner to every module, and closes
+ * the database when the app closes.
+ */
+export const databasePlugin = fp(
+  async (app: FastifyInstance, opts: { database: DatabaseHandle }) => {
+    app.decorate('database', opts.database);
+    app.decorate(
+      'runInTenant',
+      createUnitOfWorkRunner(opts.database.db, (error) => app.log.error({ err: error }, 'unit-of-work hook failed')),
+    );
+  },
+  { name: 'database' },
+);

@@ -1,0 +1,69 @@
+import { sql } from 'drizzle-orm';
+import type { Database, Transaction } from './database.ts';
+
+type Hook = () => void | Promise<void>;
+
+/**
+ * A unit of work (Fowler, PoEAA): one database transaction that knows its tenant. Gateways take
+ * it as their first argument so that work spread over several modules commits or rolls back as
+ * one, while each module still only touches its own tables.
+ */
+export interface UnitOfWork {
+  /** The tenant every statement in this transaction acts for (also set as `app.tenant_id`). */
+  readonly tenantId: string;
+  /** The drizzle transaction. Only the module that owns a table may query it. */
+  readonly tx: Transaction;
+  /** Runs `hook` after a successful commit (e.g. capture an authorised card payment). */
+  afterCommit(hook: Hook): void;
+  /** Runs `hook` after a rollback (e.g. void an authorised card payment). */
+  onRollback(hook: Hook): void;
+}
+
+/** Runs `work` in a new tenant-scoped transaction; see {@link createUnitOfWorkRunner}. */
+export type RunInTenant = <T>(tenantId: string, work: (uow: UnitOfWork) => Promise<T>) => Promise<T>;
+
+/**
+ * Makes the function that opens units of work on `db`.
+ *
+ * Each transaction first runs `set_config('app.tenant_id', tenantId, true)` (transaction-local),
+ * which row-level security policies read. Hooks registered with `afterCommit`/`onRollback` run in
+ * order once the transaction has ended; a failing hook is passed to `onHookError` and does not
+ * undo the commit or hide the original error.
+ *
+ * @throws whatever `work` throws, after the rollback hooks ran.
+ */
+export function createUnitOfWorkRunner(
+  db: Database,
+  onHookError: (error: unknown) => void = () => {},
+): RunInTenant {
+  const runHooks = async (hooks: Hook[]) => {
+    for (const hook of hooks) {
+      try {
+        await hook();
+      } catch (error) {
+        onHookError(error);
+      }
+    }
+  };
+  return async (tenantId, work) => {
+    const committed: Hook[] = [];
+    const rolledBack: Hook[] = [];
+    let result;
+    try {
+      result = await db.transaction(async (tx) => {
+        await tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true)`);
+        return work({
+          tenantId,
+          tx,
+          afterCommit: (hook) => committed.push(hook),
+          onRollback: (hook) => rolledBack.push(hook),
+        });
+      });
+    } catch (error) {
+      await runHooks(rolledBack);
+      throw error;
+    }
+    await runHooks(committed);
+    return result;
+  };
+}

@@ -1,0 +1,68 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import authModule from '../modules/auth/index.ts';
+import inventoryModule from '../modules/inventory/index.ts';
+import ordersModule from '../modules/orders/index.ts';
+import paymentsModule, { type PaymentsModuleOptions } from '../modules/payments/index.ts';
+import reportingModule from '../modules/reporting/index.ts';
+import restaurantModule from '../modules/restaurant/index.ts';
+import { authGuardPlugin } from '../shared/auth-guard.ts';
+import type { AppConfig } from '../shared/config.ts';
+import { openDatabase, type DatabaseHandle } from '../shared/database.ts';
+import { databasePlugin } from '../shared/kernel-plugins.ts';
+import { problemDetailsPlugin } from '../shared/problem-details.ts';
+import { apiDocsPlugin } from './api-docs.ts';
+import { serviceRoutes } from './service-routes.ts';
+
+/** Seams for tests and embedding; production passes none. */
+export interface BuildOptions {
+  /** Use this open database instead of opening `config.database` (the app then does not close it). */
+  database?: DatabaseHandle;
+  /** Skip running migrations at start (when the caller already did). */
+  skipMigrations?: boolean;
+  payments?: PaymentsModuleOptions;
+}
+
+/**
+ * The composition root: builds the whole API from the shared kernel and one plugin per module.
+ * Opens the database and applies migrations unless given one. Call `listen()` on the result, or
+ * `close()` to release it.
+ */
+export async function buildApp(config: AppConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.accessToken'], censor: '[redacted]' },
+    },
+    bodyLimit: config.bodyLimitBytes,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  if (config.jwt.secretGenerated) {
+    app.log.warn('JWT_SECRET is not set: using a random secret; tokens will not survive a restart. Set JWT_SECRET (32+ chars).');
+  }
+  const database = options.database ?? (await openDatabase(config.database));
+  if (!options.database) app.addHook('onClose', () => database.close());
+  if (!options.skipMigrations) await database.migrate();
+
+  // Shared kernel
+  await app.register(problemDetailsPlugin);
+  await app.register(databasePlugin, { database });
+  await app.register(authGuardPlugin, config.jwt);
+  await app.register(apiDocsPlugin);
+  await app.register(serviceRoutes);
+
+  // Modules (bounded contexts), each a plugin exposing its gateway
+  await app.register(authModule);
+  await app.register(restaurantModule);
+  await app.register(inventoryModule);
+  await app.register(paymentsModule, options.payments ?? {});
+  await app.register(ordersModule);
+  await app.register(reportingModule);
+
+  await app.ready();
+  return app;
+}
