@@ -91,10 +91,13 @@ function toProblem(error: FastifyError | ProblemError, request: FastifyRequest):
   }
   if (hasZodFastifySchemaValidationErrors(error)) {
     const where = error.validationContext ?? 'request';
-    const errors = error.validation.map((v) => ({
-      path: [where, ...v.instancePath.split('/').filter(Boolean)].join('.'),
-      message: v.message ?? 'Invalid value',
-    }));
+    // One entry per bad field: the first message of each path (later ones repeat the fault).
+    const byPath = new Map<string, string>();
+    for (const v of error.validation) {
+      const path = [where, ...v.instancePath.split('/').filter(Boolean)].join('.');
+      if (!byPath.has(path)) byPath.set(path, v.message ?? 'Invalid value');
+    }
+    const errors = [...byPath].map(([path, message]) => ({ path, message }));
     return {
       type: 'urn:problem:pos:validation-error',
       title: 'Invalid request',
