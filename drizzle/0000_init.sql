@@ -8,6 +8,8 @@ CREATE SCHEMA "payments";
 --> statement-breakpoint
 CREATE SCHEMA "restaurant";
 --> statement-breakpoint
+CREATE SCHEMA "kernel";
+--> statement-breakpoint
 CREATE TABLE "auth"."tenants" (
 	"id" uuid PRIMARY KEY NOT NULL,
 	"slug" text NOT NULL,
@@ -117,6 +119,19 @@ CREATE TABLE "restaurant"."menu_items" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "menu_items_pk" PRIMARY KEY("tenant_id","id")
+);
+--> statement-breakpoint
+CREATE TABLE "kernel"."idempotency_keys" (
+	"tenant_id" uuid NOT NULL,
+	"key" text NOT NULL,
+	"request_hash" text NOT NULL,
+	"status" text NOT NULL,
+	"response_status" integer,
+	"response_body" text,
+	"response_type" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"locked_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "idempotency_keys_pk" PRIMARY KEY("tenant_id","key")
 );
 --> statement-breakpoint
 ALTER TABLE "auth"."users" ADD CONSTRAINT "users_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "auth"."tenants"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint

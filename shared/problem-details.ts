@@ -84,7 +84,8 @@ export function problemResponses(...statuses: number[]): Record<number, typeof P
   return out;
 }
 
-function toProblem(error: FastifyError | ProblemError, request: FastifyRequest): Problem {
+/** The problem details body for `error` as answered to `request` (5xx details are hidden). */
+export function problemFor(error: FastifyError | ProblemError, request: FastifyRequest): Problem {
   const base = { instance: request.url.split('?')[0], requestId: request.id };
   if (error instanceof ProblemError) {
     return { type: error.type, title: error.title, status: error.status, detail: error.message, ...base, ...error.extensions };
@@ -134,7 +135,7 @@ export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply
 export const problemDetailsPlugin = fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((error: FastifyError | ProblemError, request, reply) => {
-      const problem = toProblem(error, request);
+      const problem = problemFor(error, request);
       if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
       else request.log.info({ status: problem.status, type: problem.type }, problem.detail);
       if (problem.status === 401) reply.header('www-authenticate', 'Bearer');

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { bearerAuth } from '../../shared/auth-guard.ts';
 import { decodeCursor, Id, MinorUnits, PageQuery, Timestamp } from '../../shared/http-schemas.ts';
+import { IdempotencyKeyHeader } from '../../shared/idempotency.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
 import { ORDER_STATUSES } from './schema.ts';
 import type { OrdersService } from './service.ts';
@@ -34,6 +35,8 @@ const OrderSchema = z
   })
   .meta({ id: 'Order' });
 
+const IdempotencyHeaders = z.looseObject({ 'idempotency-key': IdempotencyKeyHeader });
+
 const PlaceOrderBody = z.object({
   items: z
     .array(z.object({ menuItemId: Id, quantity: z.number().int('must be a whole number').min(1).max(999) }))
@@ -58,11 +61,12 @@ export const ordersRoutes: FastifyPluginAsyncZod<{ service: OrdersService }> = a
         tags: ['orders'],
         summary: 'Ring up and pay an order (one database transaction)',
         security: bearerAuth,
+        headers: IdempotencyHeaders,
         body: PlaceOrderBody,
         response: { 201: OrderSchema, ...problemResponses(401, 402, 403, 409, 422) },
       },
     },
-    async (request, reply) => reply.code(201).send(await service.place(request.principal, request.body)),
+    async (request, reply) => app.idempotent(request, reply, 201, (onCommit) => service.place(request.principal, request.body, onCommit)),
   );
 
   app.get(
@@ -116,10 +120,11 @@ export const ordersRoutes: FastifyPluginAsyncZod<{ service: OrdersService }> = a
         tags: ['orders'],
         summary: 'Cancel a paid order: refund the payment and restock, atomically',
         security: bearerAuth,
+        headers: IdempotencyHeaders,
         params: z.object({ id: Id }),
-        response: { 200: OrderSchema, ...problemResponses(401, 403, 404, 409) },
+        response: { 200: OrderSchema, ...problemResponses(401, 403, 404, 409, 422) },
       },
     },
-    async (request) => service.cancel(request.principal, request.params.id),
+    async (request, reply) => app.idempotent(request, reply, 200, (onCommit) => service.cancel(request.principal, request.params.id, onCommit)),
   );
 };

@@ -4,6 +4,7 @@ import type { Principal } from '../../shared/auth-guard.ts';
 import { encodeCursor } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
+import type { CommitHook } from '../../shared/idempotency.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import type { SalesFigures } from './gateway.ts';
 import { MAX_ORDER_SUBTOTAL, taxFor } from './pricing.ts';
@@ -86,8 +87,9 @@ export function createOrdersService(app: FastifyInstance) {
      * numbered and written. Any failure rolls all of it back.
      * @throws ProblemError 422 unknown/unavailable menu item, 422 insufficient-tender or
      *   invalid-card-token, 402 card-declined, 409 insufficient-stock.
+     * `onCommit` (idempotency) runs inside the same transaction with the result.
      */
-    place(principal: Principal, input: PlaceOrderInput): Promise<OrderView> {
+    place(principal: Principal, input: PlaceOrderInput, onCommit?: CommitHook): Promise<OrderView> {
       return app.runInTenant(principal.tenantId, async (uow) => {
         const tenant = await app.auth.getTenant(uow);
         const ids = [...new Set(input.items.map((i) => i.menuItemId))];
@@ -136,7 +138,9 @@ export function createOrdersService(app: FastifyInstance) {
           },
           lines.map((l) => ({ ...l, tenantId: uow.tenantId, orderId })),
         );
-        return toView(order, lines.map((l) => ({ ...l, tenantId: uow.tenantId, orderId })), payment);
+        const view = toView(order, lines.map((l) => ({ ...l, tenantId: uow.tenantId, orderId })), payment);
+        await onCommit?.(uow, view);
+        return view;
       });
     },
 
@@ -164,7 +168,7 @@ export function createOrdersService(app: FastifyInstance) {
      * Cancels a paid order: refunds its payment and puts tracked stock back, atomically.
      * @throws ProblemError 404, 409 `order-already-cancelled`.
      */
-    cancel(principal: Principal, id: string): Promise<OrderView> {
+    cancel(principal: Principal, id: string, onCommit?: CommitHook): Promise<OrderView> {
       return app.runInTenant(principal.tenantId, async (uow) => {
         const order = await repo.byId(uow.tx, uow.tenantId, id, true);
         if (!order) throw notFound();
@@ -175,7 +179,9 @@ export function createOrdersService(app: FastifyInstance) {
         const payment = await app.payments.refund(uow, order.paymentId);
         await app.inventory.restoreStock(uow, stockLines(lines));
         const cancelled = await repo.markCancelled(uow.tx, uow.tenantId, order.id);
-        return toView(cancelled, lines, payment);
+        const view = toView(cancelled, lines, payment);
+        await onCommit?.(uow, view);
+        return view;
       });
     },
 

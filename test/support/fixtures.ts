@@ -64,3 +64,30 @@ export function expectProblem(res: { status: number; headers: Headers; body: any
   expect(res.body).toMatchObject({ status, title: expect.any(String), detail: expect.any(String), type: expect.any(String) });
   if (type) expect(res.body.type).toBe(`urn:problem:pos:${type}`);
 }
+
+/**
+ * Walks a cursor-paginated list endpoint (`{items, nextCursor}`) page by page with `limit`,
+ * asserting a 200 and at most `limit` items per page; returns every page's items in order.
+ * `path` may already carry a query string (e.g. `?category=drinks`).
+ */
+export async function walkPages<T = any>(api: HttpClient, path: string, token: string, limit: number, maxPages = 100): Promise<{ pages: T[][]; items: T[] }> {
+  const pages: T[][] = [];
+  let cursor: string | null = null;
+  const sep = path.includes('?') ? '&' : '?';
+  do {
+    const url: string = `${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const res = await api.get(url, { token });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.items.length).toBeLessThanOrEqual(limit);
+    pages.push(res.body.items);
+    cursor = res.body.nextCursor;
+    if (pages.length > maxPages) throw new Error(`walkPages: more than ${maxPages} pages at ${path}`);
+  } while (cursor !== null);
+  return { pages, items: pages.flat() };
+}
+
+/** The decoded (unverified) payload of a JWT, for asserting its claims. */
+export function jwtClaims(token: string): Record<string, any> {
+  const [, payload] = token.split('.');
+  return JSON.parse(Buffer.from(payload!, 'base64url').toString('utf8'));
+}
