@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectProblem, menuItem, signup, staff, type TenantFixture } from '../../test/support/fixtures.ts';
+import { startTestApp, type TestApp } from '../../test/support/test-app.ts';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t?.close());
+
+async function placeOrders(owner: TenantFixture, prices: number[]) {
+  const orders = [];
+  for (const price of prices) {
+    const item = await menuItem(t.api, owner.token, { price });
+    const res = await t.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 1 }], payment: { method: 'cash', tendered: price * 2 } }, { token: owner.token });
+    expect(res.status).toBe(201);
+    orders.push(res.body);
+  }
+  return orders;
+}
+
+describe('GET /api/v1/reports/sales', () => {
+  it('sums paid orders (gross, tax), refunds and net = gross - refunds, for the last 30 days by default', async () => {
+    const owner = await signup(t.api, { taxRateBps: 1000 });
+    const orders = await placeOrders(owner, [1000, 2000, 3000]);
+    await t.api.post(`/api/v1/orders/${orders[0].id}/cancel`, undefined, { token: owner.token });
+
+    const res = await t.api.get('/api/v1/reports/sales', { token: owner.token });
+    expect(res.status).toBe(200);
+    const gross = orders.reduce((s, o) => s + o.total, 0); // 1100 + 2200 + 3300
+    expect(gross).toBe(6600);
+    expect(res.body.currency).toBe('USD');
+    expect(res.body.totals).toEqual({ orders: 3, gross: 6600, tax: 600, refunds: 1100, net: 5500 });
+    expect(res.body.buckets).toHaveLength(1);
+    expect(res.body.buckets[0]).toMatchObject({ orders: 3, gross: 6600, refunds: 1100, net: 5500 });
+    expect(res.body.buckets[0].start).toBe(`${new Date().toISOString().slice(0, 10)}T00:00:00.000Z`);
+    expect(Date.parse(res.body.to) - Date.parse(res.body.from)).toBe(30 * 86_400_000);
+  });
+
+  it('groups by hour, and only counts the given period', async () => {
+    const owner = await signup(t.api);
+    await placeOrders(owner, [500]);
+    const hour = await t.api.get('/api/v1/reports/sales?groupBy=hour', { token: owner.token });
+    expect(hour.body.buckets).toHaveLength(1);
+    expect(hour.body.buckets[0].start).toMatch(/T\d\d:00:00\.000Z$/);
+    const past = await t.api.get('/api/v1/reports/sales?from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z', { token: owner.token });
+    expect(past.body.totals).toEqual({ orders: 0, gross: 0, tax: 0, refunds: 0, net: 0 });
+  });
+
+  it("reports in the tenant's time zone", async () => {
+    const owner = await signup(t.api, { timeZone: 'Asia/Tokyo' });
+    await placeOrders(owner, [700]);
+    const res = await t.api.get('/api/v1/reports/sales', { token: owner.token });
+    expect(res.body.timeZone).toBe('Asia/Tokyo');
+    // A Tokyo day starts at 15:00 UTC of the previous day.
+    expect(res.body.buckets[0].start).toMatch(/T15:00:00\.000Z$/);
+  });
+
+  it("never mixes tenants' figures", async () => {
+    const a = await signup(t.api);
+    const b = await signup(t.api);
+    await placeOrders(a, [1000]);
+    const res = await t.api.get('/api/v1/reports/sales', { token: b.token });
+    expect(res.body.totals.orders).toBe(0);
+  });
+
+  it('is for owners and managers (cashier 403) and rejects bad periods (400)', async () => {
+    const owner = await signup(t.api);
+    const cashier = await staff(t.api, owner, 'cashier');
+    const manager = await staff(t.api, owner, 'manager');
+    expectProblem(await t.api.get('/api/v1/reports/sales', { token: cashier }), 403);
+    expect((await t.api.get('/api/v1/reports/sales', { token: manager })).status).toBe(200);
+    expectProblem(await t.api.get('/api/v1/reports/sales?groupBy=week', { token: owner.token }), 400);
+    expectProblem(await t.api.get('/api/v1/reports/sales?from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z', { token: owner.token }), 400);
+    expectProblem(await t.api.get('/api/v1/reports/sales?from=2020-01-01T00:00:00Z&to=2025-01-01T00:00:00Z', { token: owner.token }), 400);
+  });
+});
