@@ -4,6 +4,6 @@ import { defineConfig } from 'drizzle-kit';
 // into drizzle/ with `npm run db:generate` and applied at start.
 export default defineConfig({
   dialect: 'postgresql',
-  schema: ['./modules/*/schema.ts', './shared/idempotency.ts'],
+  schema: ['./modules/*/schema.ts', './shared/idempotency.ts', './shared/event-bus.ts'],
   out: './drizzle',
 });

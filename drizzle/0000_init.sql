@@ -6,6 +6,8 @@ CREATE SCHEMA "orders";
 --> statement-breakpoint
 CREATE SCHEMA "payments";
 --> statement-breakpoint
+CREATE SCHEMA "reporting";
+--> statement-breakpoint
 CREATE SCHEMA "restaurant";
 --> statement-breakpoint
 CREATE SCHEMA "kernel";
@@ -37,6 +39,7 @@ CREATE TABLE "inventory"."stock_levels" (
 	"menu_item_id" uuid NOT NULL,
 	"on_hand" integer NOT NULL,
 	"low_stock_threshold" integer DEFAULT 0 NOT NULL,
+	"version" integer DEFAULT 1 NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "stock_levels_pk" PRIMARY KEY("tenant_id","menu_item_id"),
 	CONSTRAINT "stock_levels_on_hand_non_negative" CHECK ("inventory"."stock_levels"."on_hand" >= 0),
@@ -106,6 +109,43 @@ CREATE TABLE "payments"."payments" (
 	CONSTRAINT "payments_pk" PRIMARY KEY("tenant_id","id")
 );
 --> statement-breakpoint
+CREATE TABLE "reporting"."item_sales" (
+	"tenant_id" uuid NOT NULL,
+	"order_id" uuid NOT NULL,
+	"line_no" smallint NOT NULL,
+	"menu_item_id" uuid NOT NULL,
+	"name" text NOT NULL,
+	"quantity" integer NOT NULL,
+	"revenue" bigint NOT NULL,
+	CONSTRAINT "item_sales_pk" PRIMARY KEY("tenant_id","order_id","line_no")
+);
+--> statement-breakpoint
+CREATE TABLE "reporting"."order_facts" (
+	"tenant_id" uuid NOT NULL,
+	"order_id" uuid NOT NULL,
+	"number" integer NOT NULL,
+	"currency" char(3) NOT NULL,
+	"payment_method" text NOT NULL,
+	"subtotal" bigint,
+	"tax" bigint,
+	"total" bigint,
+	"paid_at" timestamp with time zone,
+	"refund_amount" bigint,
+	"cancelled_at" timestamp with time zone,
+	CONSTRAINT "order_facts_pk" PRIMARY KEY("tenant_id","order_id")
+);
+--> statement-breakpoint
+CREATE TABLE "reporting"."stock_snapshots" (
+	"tenant_id" uuid NOT NULL,
+	"menu_item_id" uuid NOT NULL,
+	"on_hand" integer NOT NULL,
+	"low_stock_threshold" integer NOT NULL,
+	"low_stock" boolean NOT NULL,
+	"version" integer NOT NULL,
+	"updated_at" timestamp with time zone NOT NULL,
+	CONSTRAINT "stock_snapshots_pk" PRIMARY KEY("tenant_id","menu_item_id")
+);
+--> statement-breakpoint
 CREATE TABLE "restaurant"."menu_items" (
 	"tenant_id" uuid NOT NULL,
 	"id" uuid NOT NULL,
@@ -134,6 +174,16 @@ CREATE TABLE "kernel"."idempotency_keys" (
 	CONSTRAINT "idempotency_keys_pk" PRIMARY KEY("tenant_id","key")
 );
 --> statement-breakpoint
+CREATE TABLE "kernel"."inbox" (
+	"tenant_id" uuid NOT NULL,
+	"subscriber" text NOT NULL,
+	"event_id" uuid NOT NULL,
+	"event_type" text NOT NULL,
+	"occurred_at" timestamp with time zone NOT NULL,
+	"handled_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "inbox_pk" PRIMARY KEY("tenant_id","subscriber","event_id")
+);
+--> statement-breakpoint
 ALTER TABLE "auth"."users" ADD CONSTRAINT "users_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "auth"."tenants"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "orders"."order_lines" ADD CONSTRAINT "order_lines_order_fk" FOREIGN KEY ("tenant_id","order_id") REFERENCES "orders"."orders"("tenant_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "users_tenant_email_uq" ON "auth"."users" USING btree ("tenant_id","email");--> statement-breakpoint
@@ -143,5 +193,9 @@ CREATE INDEX "order_lines_menu_item_idx" ON "orders"."order_lines" USING btree (
 CREATE UNIQUE INDEX "orders_tenant_number_uq" ON "orders"."orders" USING btree ("tenant_id","number");--> statement-breakpoint
 CREATE INDEX "orders_tenant_created_idx" ON "orders"."orders" USING btree ("tenant_id","created_at");--> statement-breakpoint
 CREATE INDEX "payments_order_idx" ON "payments"."payments" USING btree ("tenant_id","order_id");--> statement-breakpoint
+CREATE INDEX "item_sales_item_idx" ON "reporting"."item_sales" USING btree ("tenant_id","menu_item_id");--> statement-breakpoint
+CREATE INDEX "order_facts_paid_idx" ON "reporting"."order_facts" USING btree ("tenant_id","paid_at");--> statement-breakpoint
+CREATE INDEX "order_facts_cancelled_idx" ON "reporting"."order_facts" USING btree ("tenant_id","cancelled_at");--> statement-breakpoint
+CREATE INDEX "stock_snapshots_low_idx" ON "reporting"."stock_snapshots" USING btree ("tenant_id","low_stock");--> statement-breakpoint
 CREATE UNIQUE INDEX "menu_items_tenant_sku_uq" ON "restaurant"."menu_items" USING btree ("tenant_id","sku");--> statement-breakpoint
 CREATE INDEX "menu_items_tenant_category_idx" ON "restaurant"."menu_items" USING btree ("tenant_id","category","id");

@@ -15,6 +15,14 @@ export interface AppConfig {
   /** Largest accepted request body in bytes; larger bodies get a 413 problem. */
   bodyLimitBytes: number;
   database: DatabaseConfig;
+  events: {
+    /** False pauses delivery: events are still written (outbox) but no handler runs. */
+    delivery: boolean;
+    /** Attempts after the first before an event is parked. */
+    retryLimit: number;
+    /** First retry delay in seconds; doubles each attempt (exponential backoff with jitter). */
+    retryDelaySeconds: number;
+  };
   jwt: {
     secret: string;
     /** True when no JWT_SECRET was given and a random one was made (development only). */
@@ -47,6 +55,9 @@ const EnvSchema = z.object({
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   PGLITE_DATA_DIR: z.string().min(1).default('./.data'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  EVENT_DELIVERY: z.enum(['on', 'off']).default('on'),
+  EVENT_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(5),
+  EVENT_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
 });
 
@@ -80,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
       : { kind: 'pglite', dataDir: e.PGLITE_DATA_DIR },
+    events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS },
     jwt: {
       secret: e.JWT_SECRET ?? randomBytes(48).toString('base64url'),
       secretGenerated: !e.JWT_SECRET,

@@ -19,6 +19,8 @@ export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 export interface DatabaseHandle {
   readonly kind: DatabaseConfig['kind'];
   readonly db: Database;
+  /** The driver underneath, for infrastructure that needs its own access (the job queue). */
+  readonly driver: { kind: 'postgres'; url: string } | { kind: 'pglite'; client: PGlite };
   /** Resolves true when the database answers a trivial query within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<boolean>;
   /** Applies the SQL migrations in `drizzle/`; safe when several instances start at once. */
@@ -48,6 +50,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHand
     return {
       kind: 'postgres',
       db,
+      driver: { kind: 'postgres', url: config.url },
       ping: (timeoutMs = 2000) => withTimeout(client`select 1`.then(() => true), timeoutMs),
       async migrate() {
         // One dedicated connection so the session-level advisory lock covers the whole run:
@@ -71,6 +74,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHand
   return {
     kind: 'pglite',
     db,
+    driver: { kind: 'pglite', client },
     ping: (timeoutMs = 2000) => withTimeout(client.query('select 1').then(() => true), timeoutMs),
     migrate: () => migratePglite(drizzlePglite({ client }), { migrationsFolder: MIGRATIONS_FOLDER }),
     close: () => client.close(),

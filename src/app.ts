@@ -9,6 +9,7 @@ import restaurantModule from '../modules/restaurant/index.ts';
 import { authGuardPlugin } from '../shared/auth-guard.ts';
 import type { AppConfig } from '../shared/config.ts';
 import { openDatabase, type DatabaseHandle } from '../shared/database.ts';
+import { eventBusPlugin } from '../shared/event-bus.ts';
 import { idempotencyPlugin } from '../shared/idempotency.ts';
 import { databasePlugin } from '../shared/kernel-plugins.ts';
 import { problemDetailsPlugin } from '../shared/problem-details.ts';
@@ -54,6 +55,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await app.register(databasePlugin, { database });
   await app.register(authGuardPlugin, config.jwt);
   await app.register(idempotencyPlugin);
+  await app.register(eventBusPlugin, { events: config.events });
   await app.register(apiDocsPlugin);
   await app.register(serviceRoutes);
 

@@ -2,6 +2,7 @@
  * Public contract of the inventory module (bounded context: stock).
  * The only file of this module that other modules may import.
  */
+import type { DomainEvent } from '../../shared/event-bus.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 
 /** A quantity of one menu item (a whole number of units). */
@@ -16,6 +17,23 @@ export interface StockLevelChange {
   onHand: number;
   lowStockThreshold: number;
 }
+
+/**
+ * Published in the same transaction as every change of a tracked item's stock (orders, cancels,
+ * counts, adjustments). `version` increases by one per change of that item, so a consumer can
+ * ignore an older event that arrives after a newer one.
+ */
+export type StockLevelChanged = DomainEvent<
+  'StockLevelChanged',
+  {
+    menuItemId: string;
+    onHand: number;
+    lowStockThreshold: number;
+    /** onHand <= lowStockThreshold */
+    lowStock: boolean;
+    version: number;
+  }
+>;
 
 /** Calls other modules may make into inventory. All of them join the caller's unit of work. */
 export interface InventoryGateway {

@@ -13,7 +13,8 @@ export default fp(
     const service = createInventoryService(app);
     const gateway: InventoryGateway = { takeStock: service.takeStock, restoreStock: service.restoreStock };
     app.decorate('inventory', gateway);
+    app.restaurant.registerDeletionHook(service.forgetMenuItem);
     await app.register(inventoryRoutes, { prefix: '/api/v1/inventory', service });
   },
-  { name: 'inventory', dependencies: ['database', 'auth-guard', 'restaurant'] },
+  { name: 'inventory', dependencies: ['database', 'auth-guard', 'event-bus', 'restaurant'] },
 );

@@ -23,6 +23,7 @@ export const inventoryRepository = {
         target: [stockLevels.tenantId, stockLevels.menuItemId],
         set: {
           onHand: row.onHand,
+          version: sql`${stockLevels.version} + 1`,
           updatedAt: sql`now()`,
           ...(row.lowStockThreshold !== undefined ? { lowStockThreshold: row.lowStockThreshold } : {}),
         },
@@ -38,10 +39,15 @@ export const inventoryRepository = {
   async addIfNonNegative(tx: Transaction, tenantId: string, menuItemId: string, delta: number): Promise<StockLevelRow | undefined> {
     const [row] = await tx
       .update(stockLevels)
-      .set({ onHand: sql`${stockLevels.onHand} + ${delta}`, updatedAt: sql`now()` })
+      .set({ onHand: sql`${stockLevels.onHand} + ${delta}`, version: sql`${stockLevels.version} + 1`, updatedAt: sql`now()` })
       .where(and(eq(stockLevels.tenantId, tenantId), eq(stockLevels.menuItemId, menuItemId), gte(sql`${stockLevels.onHand} + ${delta}`, 0)))
       .returning();
     return row;
+  },
+
+  /** Stops tracking a menu item (its movements stay in the ledger). */
+  async deleteLevel(tx: Transaction, tenantId: string, menuItemId: string): Promise<void> {
+    await tx.delete(stockLevels).where(and(eq(stockLevels.tenantId, tenantId), eq(stockLevels.menuItemId, menuItemId)));
   },
 
   async recordMovement(tx: Transaction, row: typeof stockMovements.$inferInsert): Promise<void> {

@@ -25,7 +25,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService 
   app.put(
     '/items/:menuItemId',
     {
-      preHandler: managers,
+      onRequest: managers,
       schema: {
         tags: ['inventory'],
         summary: 'Set the stock of a menu item (starts tracking it)',
@@ -41,7 +41,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService 
   app.post(
     '/items/:menuItemId/adjustments',
     {
-      preHandler: managers,
+      onRequest: managers,
       schema: {
         tags: ['inventory'],
         summary: 'Add or remove stock; a result below zero is refused (409)',
@@ -60,7 +60,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService 
   app.get(
     '/items/:menuItemId',
     {
-      preHandler: app.requireRole(),
+      onRequest: app.requireRole(),
       schema: {
         tags: ['inventory'],
         summary: 'Stock of a tracked menu item',
@@ -75,7 +75,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService 
   app.get(
     '/items',
     {
-      preHandler: app.requireRole(),
+      onRequest: app.requireRole(),
       schema: {
         tags: ['inventory'],
         summary: 'List tracked items; lowStock=true keeps those at or below their threshold',

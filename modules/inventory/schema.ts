@@ -18,6 +18,8 @@ export const stockLevels = inventorySchema.table(
     menuItemId: uuid('menu_item_id').notNull(),
     onHand: integer('on_hand').notNull(),
     lowStockThreshold: integer('low_stock_threshold').notNull().default(0),
+    /** Increases by one with every change; carried by StockLevelChanged for ordering. */
+    version: integer('version').notNull().default(1),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [

@@ -4,7 +4,8 @@ import { toPage } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
-import type { StockLevelChange, StockLine } from './gateway.ts';
+import { domainEvent } from '../../shared/event-bus.ts';
+import type { StockLevelChange, StockLevelChanged, StockLine } from './gateway.ts';
 import { inventoryRepository as repo, type StockLevelRow } from './repository.ts';
 import type { ADJUSTMENT_REASONS } from './schema.ts';
 
@@ -30,6 +31,23 @@ const notTracked = () => problems.notFound('This menu item has no stock record (
 
 /** Use cases of the inventory module. */
 export function createInventoryService(app: FastifyInstance) {
+  /** Tells subscribers (reporting: low stock) about changed levels, in the same transaction. */
+  const publishChanges = (uow: UnitOfWork, rows: StockLevelRow[]) =>
+    rows.length === 0
+      ? Promise.resolve()
+      : app.events.publish(
+          uow,
+          ...rows.map((r) =>
+            domainEvent<StockLevelChanged>(uow, 'StockLevelChanged', {
+              menuItemId: r.menuItemId,
+              onHand: r.onHand,
+              lowStockThreshold: r.lowStockThreshold,
+              lowStock: r.onHand <= r.lowStockThreshold,
+              version: r.version,
+            }),
+          ),
+        );
+
   const assertMenuItemExists = async (uow: UnitOfWork, menuItemId: string) => {
     const found = await app.restaurant.findMenuItems(uow, [menuItemId]);
     if (!found.has(menuItemId)) throw problems.notFound('No such menu item.');
@@ -51,6 +69,7 @@ export function createInventoryService(app: FastifyInstance) {
           onHandAfter: row.onHand,
           userId: principal.userId,
         });
+        await publishChanges(uow, [row]);
         return toStockLevelView(row);
       });
     },
@@ -60,7 +79,8 @@ export function createInventoryService(app: FastifyInstance) {
      * 409 `insufficient-stock` when the result would be negative (nothing changes).
      */
     adjust(principal: Principal, menuItemId: string, input: { delta: number; reason: (typeof ADJUSTMENT_REASONS)[number] }) {
-      return app.runInTenant(principal.tenantId, async ({ tx, tenantId }) => {
+      return app.runInTenant(principal.tenantId, async (uow) => {
+        const { tx, tenantId } = uow;
         const row = await repo.addIfNonNegative(tx, tenantId, menuItemId, input.delta);
         if (!row) {
           const current = await repo.byItem(tx, tenantId, menuItemId);
@@ -73,6 +93,7 @@ export function createInventoryService(app: FastifyInstance) {
           );
         }
         await repo.recordMovement(tx, { tenantId, id: newId(), menuItemId, delta: input.delta, reason: input.reason, onHandAfter: row.onHand, userId: principal.userId });
+        await publishChanges(uow, [row]);
         return toStockLevelView(row);
       });
     },
@@ -93,14 +114,19 @@ export function createInventoryService(app: FastifyInstance) {
       });
     },
 
+    /** Deletion hook of the restaurant module: a deleted menu item is no longer tracked. */
+    async forgetMenuItem(uow: UnitOfWork, menuItemId: string): Promise<void> {
+      await repo.deleteLevel(uow.tx, uow.tenantId, menuItemId);
+    },
+
     /** Gateway: see {@link import('./gateway.ts').InventoryGateway.takeStock}. */
     async takeStock(uow: UnitOfWork, lines: readonly StockLine[]): Promise<StockLevelChange[]> {
-      const changes: StockLevelChange[] = [];
+      const changed: StockLevelRow[] = [];
       // A fixed lock order (by id) makes concurrent multi-line orders deadlock-free.
       for (const line of [...lines].sort((a, b) => (a.menuItemId < b.menuItemId ? -1 : 1))) {
         const row = await repo.addIfNonNegative(uow.tx, uow.tenantId, line.menuItemId, -line.quantity);
         if (row) {
-          changes.push(toChange(row));
+          changed.push(row);
           continue;
         }
         const current = await repo.byItem(uow.tx, uow.tenantId, line.menuItemId);
@@ -112,17 +138,19 @@ export function createInventoryService(app: FastifyInstance) {
           { menuItemId: line.menuItemId, requested: line.quantity, onHand: current.onHand },
         );
       }
-      return changes;
+      await publishChanges(uow, changed);
+      return changed.map(toChange);
     },
 
     /** Gateway: see {@link import('./gateway.ts').InventoryGateway.restoreStock}. */
     async restoreStock(uow: UnitOfWork, lines: readonly StockLine[]): Promise<StockLevelChange[]> {
-      const changes: StockLevelChange[] = [];
+      const changed: StockLevelRow[] = [];
       for (const line of [...lines].sort((a, b) => (a.menuItemId < b.menuItemId ? -1 : 1))) {
         const row = await repo.addIfNonNegative(uow.tx, uow.tenantId, line.menuItemId, line.quantity);
-        if (row) changes.push(toChange(row));
+        if (row) changed.push(row);
       }
-      return changes;
+      await publishChanges(uow, changed);
+      return changed.map(toChange);
     },
   };
 }

@@ -2,33 +2,49 @@
  * Public contract of the orders module (bounded context: the point of sale).
  * The only file of this module that other modules may import.
  */
-import type { UnitOfWork } from '../../shared/unit-of-work.ts';
+import type { DomainEvent } from '../../shared/event-bus.ts';
 
-/** Sales of one period; money in minor units. `net = gross - refunds`. */
-export interface SalesFigures {
-  /** Orders paid in the period. */
-  orders: number;
-  /** Sum of totals (tax included) of orders paid in the period. */
-  gross: number;
-  /** Sum of tax of orders paid in the period. */
-  tax: number;
-  /** Sum of amounts refunded in the period. */
-  refunds: number;
-  net: number;
+/** A line of a paid order, as carried by {@link OrderPaid}; money in minor units. */
+export interface OrderLineSnapshot {
+  menuItemId: string;
+  name: string;
+  unitPrice: number;
+  quantity: number;
+  lineTotal: number;
 }
 
-/** Calls other modules may make into orders. */
-export interface OrdersGateway {
-  /**
-   * Sales between `from` (inclusive) and `to` (exclusive), bucketed by local day or hour in
-   * `timeZone` (IANA). Buckets with no activity are left out; `start` is the bucket's start
-   * as an ISO 8601 UTC instant.
-   */
-  salesSummary(
-    uow: UnitOfWork,
-    query: { from: Date; to: Date; groupBy: 'day' | 'hour'; timeZone: string },
-  ): Promise<{ buckets: Array<SalesFigures & { start: string }>; totals: SalesFigures }>;
-}
+/** Published in the order's transaction when an order is paid. Money in minor units of `currency`. */
+export type OrderPaid = DomainEvent<
+  'OrderPaid',
+  {
+    orderId: string;
+    number: number;
+    currency: string;
+    subtotal: number;
+    tax: number;
+    total: number;
+    paymentMethod: 'cash' | 'card';
+    lines: OrderLineSnapshot[];
+    paidAt: string;
+  }
+>;
+
+/** Published in the cancel's transaction: the payment was refunded in full and stock restored. */
+export type OrderCancelled = DomainEvent<
+  'OrderCancelled',
+  {
+    orderId: string;
+    number: number;
+    currency: string;
+    /** Amount refunded, minor units (the order total). */
+    refundAmount: number;
+    paymentMethod: 'cash' | 'card';
+    cancelledAt: string;
+  }
+>;
+
+/** Calls other modules may make into orders (none yet: others react to its events). */
+export interface OrdersGateway {}
 
 declare module 'fastify' {
   interface FastifyInstance {

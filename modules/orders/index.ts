@@ -12,10 +12,10 @@ import { createOrdersService } from './service.ts';
 export default fp(
   async (app: FastifyInstance) => {
     const service = createOrdersService(app);
-    const gateway: OrdersGateway = { salesSummary: service.salesSummary };
+    const gateway: OrdersGateway = {};
     app.decorate('orders', gateway);
     app.restaurant.registerReferenceCheck(service.referencesMenuItem);
     await app.register(ordersRoutes, { prefix: '/api/v1/orders', service });
   },
-  { name: 'orders', dependencies: ['database', 'auth-guard', 'auth', 'restaurant', 'inventory', 'payments'] },
+  { name: 'orders', dependencies: ['database', 'auth-guard', 'event-bus', 'auth', 'restaurant', 'inventory', 'payments'] },
 );

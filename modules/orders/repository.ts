@@ -1,6 +1,5 @@
 import { and, asc, eq, gt, gte, inArray, lt, sql } from 'drizzle-orm';
 import type { Transaction } from '../../shared/database.ts';
-import { queryRows } from '../../shared/database.ts';
 import { orderCounters, orderLines, orders } from './schema.ts';
 
 export type OrderRow = typeof orders.$inferSelect;
@@ -79,32 +78,5 @@ export const ordersRepository = {
       .where(and(eq(orderLines.tenantId, tenantId), eq(orderLines.menuItemId, menuItemId)))
       .limit(1);
     return rows.length > 0;
-  },
-
-  /** Paid and refunded sums per local day/hour bucket (see `OrdersGateway.salesSummary`). */
-  async salesBuckets(tx: Transaction, tenantId: string, q: { from: Date; to: Date; groupBy: 'day' | 'hour'; timeZone: string }) {
-    const unit = q.groupBy;
-    return queryRows<{ start: string | Date; orders: string | number; gross: string | number; tax: string | number; refunds: string | number }>(
-      tx,
-      sql`
-        with paid as (
-          select date_trunc(${unit}, created_at at time zone ${q.timeZone}) as bucket,
-                 count(*) as orders, sum(total) as gross, sum(tax) as tax
-          from orders.orders
-          where tenant_id = ${tenantId} and created_at >= ${q.from.toISOString()} and created_at < ${q.to.toISOString()}
-          group by 1
-        ), refunded as (
-          select date_trunc(${unit}, cancelled_at at time zone ${q.timeZone}) as bucket, sum(total) as refunds
-          from orders.orders
-          where tenant_id = ${tenantId} and status = 'cancelled'
-            and cancelled_at >= ${q.from.toISOString()} and cancelled_at < ${q.to.toISOString()}
-          group by 1
-        )
-        select (coalesce(p.bucket, r.bucket) at time zone ${q.timeZone}) as start,
-               coalesce(p.orders, 0) as orders, coalesce(p.gross, 0) as gross,
-               coalesce(p.tax, 0) as tax, coalesce(r.refunds, 0) as refunds
-        from paid p full outer join refunded r on p.bucket = r.bucket
-        order by 1`,
-    );
   },
 };

@@ -6,7 +6,8 @@ import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
 import type { CommitHook } from '../../shared/idempotency.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
-import type { SalesFigures } from './gateway.ts';
+import { domainEvent } from '../../shared/event-bus.ts';
+import type { OrderCancelled, OrderPaid } from './gateway.ts';
 import { MAX_ORDER_SUBTOTAL, taxFor } from './pricing.ts';
 import { ordersRepository as repo, type OrderLineRow, type OrderRow } from './repository.ts';
 
@@ -139,6 +140,20 @@ export function createOrdersService(app: FastifyInstance) {
           lines.map((l) => ({ ...l, tenantId: uow.tenantId, orderId })),
         );
         const view = toView(order, lines.map((l) => ({ ...l, tenantId: uow.tenantId, orderId })), payment);
+        await app.events.publish(
+          uow,
+          domainEvent<OrderPaid>(uow, 'OrderPaid', {
+            orderId,
+            number,
+            currency: view.currency,
+            subtotal,
+            tax,
+            total,
+            paymentMethod: payment.method,
+            lines: view.lines,
+            paidAt: view.createdAt,
+          }),
+        );
         await onCommit?.(uow, view);
         return view;
       });
@@ -180,26 +195,20 @@ export function createOrdersService(app: FastifyInstance) {
         await app.inventory.restoreStock(uow, stockLines(lines));
         const cancelled = await repo.markCancelled(uow.tx, uow.tenantId, order.id);
         const view = toView(cancelled, lines, payment);
+        await app.events.publish(
+          uow,
+          domainEvent<OrderCancelled>(uow, 'OrderCancelled', {
+            orderId: order.id,
+            number: order.number,
+            currency: order.currency,
+            refundAmount: payment.amount,
+            paymentMethod: payment.method,
+            cancelledAt: view.cancelledAt!,
+          }),
+        );
         await onCommit?.(uow, view);
         return view;
       });
-    },
-
-    /** Gateway: see `OrdersGateway.salesSummary`. */
-    async salesSummary(uow: UnitOfWork, q: { from: Date; to: Date; groupBy: 'day' | 'hour'; timeZone: string }) {
-      const rows = await repo.salesBuckets(uow.tx, uow.tenantId, q);
-      const totals: SalesFigures = { orders: 0, gross: 0, tax: 0, refunds: 0, net: 0 };
-      const buckets = rows.map((r) => {
-        const b = { orders: Number(r.orders), gross: Number(r.gross), tax: Number(r.tax), refunds: Number(r.refunds) };
-        const net = b.gross - b.refunds;
-        totals.orders += b.orders;
-        totals.gross += b.gross;
-        totals.tax += b.tax;
-        totals.refunds += b.refunds;
-        totals.net += net;
-        return { start: new Date(r.start).toISOString(), ...b, net };
-      });
-      return { buckets, totals };
     },
 
     referencesMenuItem: (uow: UnitOfWork, menuItemId: string) => repo.referencesMenuItem(uow.tx, uow.tenantId, menuItemId),

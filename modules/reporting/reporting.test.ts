@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectProblem, menuItem, signup, staff, type TenantFixture } from '../../test/support/fixtures.ts';
+import { eventually, expectProblem, menuItem, signup, staff, type TenantFixture } from '../../test/support/fixtures.ts';
 import { startTestApp, type TestApp } from '../../test/support/test-app.ts';
 
 let t: TestApp;
@@ -25,7 +25,11 @@ describe('GET /api/v1/reports/sales', () => {
     const orders = await placeOrders(owner, [1000, 2000, 3000]);
     await t.api.post(`/api/v1/orders/${orders[0].id}/cancel`, undefined, { token: owner.token });
 
-    const res = await t.api.get('/api/v1/reports/sales', { token: owner.token });
+    const res = await eventually(async () => {
+      const r = await t.api.get('/api/v1/reports/sales', { token: owner.token });
+      expect(r.body.totals.refunds).toBe(1100);
+      return r;
+    });
     expect(res.status).toBe(200);
     const gross = orders.reduce((s, o) => s + o.total, 0); // 1100 + 2200 + 3300
     expect(gross).toBe(6600);
@@ -40,7 +44,11 @@ describe('GET /api/v1/reports/sales', () => {
   it('groups by hour, and only counts the given period', async () => {
     const owner = await signup(t.api);
     await placeOrders(owner, [500]);
-    const hour = await t.api.get('/api/v1/reports/sales?groupBy=hour', { token: owner.token });
+    const hour = await eventually(async () => {
+      const r = await t.api.get('/api/v1/reports/sales?groupBy=hour', { token: owner.token });
+      expect(r.body.buckets).toHaveLength(1);
+      return r;
+    });
     expect(hour.body.buckets).toHaveLength(1);
     expect(hour.body.buckets[0].start).toMatch(/T\d\d:00:00\.000Z$/);
     const past = await t.api.get('/api/v1/reports/sales?from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z', { token: owner.token });
@@ -50,7 +58,11 @@ describe('GET /api/v1/reports/sales', () => {
   it("reports in the tenant's time zone", async () => {
     const owner = await signup(t.api, { timeZone: 'Asia/Tokyo' });
     await placeOrders(owner, [700]);
-    const res = await t.api.get('/api/v1/reports/sales', { token: owner.token });
+    const res = await eventually(async () => {
+      const r = await t.api.get('/api/v1/reports/sales', { token: owner.token });
+      expect(r.body.buckets).toHaveLength(1);
+      return r;
+    });
     expect(res.body.timeZone).toBe('Asia/Tokyo');
     // A Tokyo day starts at 15:00 UTC of the previous day.
     expect(res.body.buckets[0].start).toMatch(/T15:00:00\.000Z$/);
@@ -60,6 +72,7 @@ describe('GET /api/v1/reports/sales', () => {
     const a = await signup(t.api);
     const b = await signup(t.api);
     await placeOrders(a, [1000]);
+    await eventually(async () => expect((await t.api.get('/api/v1/reports/sales', { token: a.token })).body.totals.orders).toBe(1));
     const res = await t.api.get('/api/v1/reports/sales', { token: b.token });
     expect(res.body.totals.orders).toBe(0);
   });

@@ -91,3 +91,19 @@ export function jwtClaims(token: string): Record<string, any> {
   const [, payload] = token.split('.');
   return JSON.parse(Buffer.from(payload!, 'base64url').toString('utf8'));
 }
+
+/**
+ * Polls `check` until it stops throwing or `timeoutMs` passes (then rethrows its last error):
+ * for results that arrive asynchronously, e.g. read models built from domain events.
+ */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+}

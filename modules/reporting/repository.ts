@@ -1,0 +1,109 @@
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { queryRows, type Transaction } from '../../shared/database.ts';
+import type { OrderCancelled, OrderPaid } from '../orders/gateway.ts';
+import type { StockLevelChanged } from '../inventory/gateway.ts';
+import { itemSales, orderFacts, stockSnapshots } from './schema.ts';
+
+type Period = { from: Date; to: Date };
+const num = (v: unknown) => Number(v ?? 0);
+
+/** Read-model writes (from events) and report queries of the reporting module. */
+export const reportingRepository = {
+  async recordPaid(tx: Transaction, tenantId: string, e: OrderPaid['payload']): Promise<void> {
+    const paid = { subtotal: e.subtotal, tax: e.tax, total: e.total, paidAt: new Date(e.paidAt) };
+    await tx
+      .insert(orderFacts)
+      .values({ tenantId, orderId: e.orderId, number: e.number, currency: e.currency, paymentMethod: e.paymentMethod, ...paid })
+      .onConflictDoUpdate({ target: [orderFacts.tenantId, orderFacts.orderId], set: paid });
+    if (e.lines.length > 0) {
+      await tx
+        .insert(itemSales)
+        .values(e.lines.map((l, i) => ({ tenantId, orderId: e.orderId, lineNo: i + 1, menuItemId: l.menuItemId, name: l.name, quantity: l.quantity, revenue: l.lineTotal })))
+        .onConflictDoNothing();
+    }
+  },
+
+  async recordCancelled(tx: Transaction, tenantId: string, e: OrderCancelled['payload']): Promise<void> {
+    const cancelled = { refundAmount: e.refundAmount, cancelledAt: new Date(e.cancelledAt) };
+    await tx
+      .insert(orderFacts)
+      .values({ tenantId, orderId: e.orderId, number: e.number, currency: e.currency, paymentMethod: e.paymentMethod, ...cancelled })
+      .onConflictDoUpdate({ target: [orderFacts.tenantId, orderFacts.orderId], set: cancelled });
+  },
+
+  /** Keeps the newest snapshot: an older version arriving late changes nothing. */
+  async recordStock(tx: Transaction, tenantId: string, e: StockLevelChanged['payload'], at: Date): Promise<void> {
+    const values = { onHand: e.onHand, lowStockThreshold: e.lowStockThreshold, lowStock: e.lowStock, version: e.version, updatedAt: at };
+    await tx
+      .insert(stockSnapshots)
+      .values({ tenantId, menuItemId: e.menuItemId, ...values })
+      .onConflictDoUpdate({ target: [stockSnapshots.tenantId, stockSnapshots.menuItemId], set: values, setWhere: sql`${stockSnapshots.version} < excluded.version` });
+  },
+
+  /** Paid (gross, tax, count) and refunded sums per local day/hour of `timeZone`. */
+  async salesBuckets(tx: Transaction, tenantId: string, q: Period & { groupBy: 'day' | 'hour'; timeZone: string }) {
+    const rows = await queryRows<{ start: string | Date; orders: unknown; gross: unknown; tax: unknown; refunds: unknown }>(
+      tx,
+      sql`
+        with paid as (
+          select date_trunc(${q.groupBy}, paid_at at time zone ${q.timeZone}) as bucket,
+                 count(*) as orders, sum(total) as gross, sum(tax) as tax
+          from reporting.order_facts
+          where tenant_id = ${tenantId} and paid_at >= ${q.from.toISOString()} and paid_at < ${q.to.toISOString()}
+          group by 1
+        ), refunded as (
+          select date_trunc(${q.groupBy}, cancelled_at at time zone ${q.timeZone}) as bucket, sum(refund_amount) as refunds
+          from reporting.order_facts
+          where tenant_id = ${tenantId} and cancelled_at >= ${q.from.toISOString()} and cancelled_at < ${q.to.toISOString()}
+          group by 1
+        )
+        select (coalesce(p.bucket, r.bucket) at time zone ${q.timeZone}) as start,
+               coalesce(p.orders, 0) as orders, coalesce(p.gross, 0) as gross,
+               coalesce(p.tax, 0) as tax, coalesce(r.refunds, 0) as refunds
+        from paid p full outer join refunded r on p.bucket = r.bucket
+        order by 1`,
+    );
+    return rows.map((r) => ({ start: new Date(r.start).toISOString(), orders: num(r.orders), gross: num(r.gross), tax: num(r.tax), refunds: num(r.refunds) }));
+  },
+
+  /** Best sellers among orders paid in the period and not cancelled, by units then revenue. */
+  async topItems(tx: Transaction, tenantId: string, q: Period & { limit: number }) {
+    const rows = await queryRows<{ menu_item_id: string; name: string; quantity: unknown; revenue: unknown; orders: unknown }>(
+      tx,
+      sql`
+        select s.menu_item_id, (array_agg(s.name order by f.paid_at desc))[1] as name,
+               sum(s.quantity) as quantity, sum(s.revenue) as revenue, count(distinct s.order_id) as orders
+        from reporting.item_sales s
+        join reporting.order_facts f on f.tenant_id = s.tenant_id and f.order_id = s.order_id
+        where s.tenant_id = ${tenantId} and f.paid_at >= ${q.from.toISOString()} and f.paid_at < ${q.to.toISOString()}
+          and f.cancelled_at is null
+        group by s.menu_item_id
+        order by quantity desc, revenue desc, s.menu_item_id
+        limit ${q.limit}`,
+    );
+    return rows.map((r) => ({ menuItemId: r.menu_item_id, name: r.name, quantity: num(r.quantity), revenue: num(r.revenue), orders: num(r.orders) }));
+  },
+
+  /** Orders paid in the period per payment method: count, gross, and how much of it was refunded. */
+  async paymentMix(tx: Transaction, tenantId: string, q: Period) {
+    const rows = await queryRows<{ method: 'cash' | 'card'; orders: unknown; gross: unknown; refunds: unknown }>(
+      tx,
+      sql`
+        select payment_method as method, count(*) as orders, sum(total) as gross, coalesce(sum(refund_amount), 0) as refunds
+        from reporting.order_facts
+        where tenant_id = ${tenantId} and paid_at >= ${q.from.toISOString()} and paid_at < ${q.to.toISOString()}
+        group by payment_method
+        order by payment_method`,
+    );
+    return rows.map((r) => ({ method: r.method, orders: num(r.orders), gross: num(r.gross), refunds: num(r.refunds), net: num(r.gross) - num(r.refunds) }));
+  },
+
+  async lowStock(tx: Transaction, tenantId: string, limit: number, afterId?: string) {
+    return tx
+      .select()
+      .from(stockSnapshots)
+      .where(and(eq(stockSnapshots.tenantId, tenantId), eq(stockSnapshots.lowStock, true), afterId ? gt(stockSnapshots.menuItemId, afterId) : undefined))
+      .orderBy(asc(stockSnapshots.menuItemId))
+      .limit(limit);
+  },
+};

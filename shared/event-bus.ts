@@ -1,0 +1,176 @@
+import { sql } from 'drizzle-orm';
+import { primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { fromDrizzle, fromPglite, PgBoss, type DrizzleTransactionLike, type JobWithMetadata } from 'pg-boss';
+import type { AppConfig } from './config.ts';
+import { newId } from './ids.ts';
+import { kernelSchema } from './idempotency.ts';
+import type { UnitOfWork } from './unit-of-work.ts';
+
+/**
+ * A domain event: something that happened in one module that others may react to. Declared with
+ * a typed payload in the publishing module's `gateway.ts`. Money in payloads is in minor units.
+ */
+export interface DomainEvent<TType extends string = string, TPayload = unknown> {
+  /** Unique id (UUIDv7); handlers use it to ignore redeliveries. */
+  id: string;
+  type: TType;
+  tenantId: string;
+  /** ISO 8601 UTC instant at which the change was made. */
+  occurredAt: string;
+  payload: TPayload;
+}
+
+/** Builds an event of the unit of work's tenant, with a new id and the current time. */
+export function domainEvent<E extends DomainEvent>(uow: Pick<UnitOfWork, 'tenantId'>, type: E['type'], payload: E['payload']): E {
+  return { id: newId(), type, tenantId: uow.tenantId, occurredAt: new Date().toISOString(), payload } as E;
+}
+
+/** Reacts to one event inside its own unit of work (tenant = the event's tenant). */
+export type EventHandler<E extends DomainEvent> = (uow: UnitOfWork, event: E) => Promise<void>;
+
+/**
+ * Publish/subscribe between modules with a transactional outbox.
+ *
+ * - `publish` writes the events as jobs in the caller's transaction (pg-boss `insert` through its
+ *   drizzle adapter): they exist if and only if the change that caused them commits.
+ * - Each (subscriber, event type) pair is its own pg-boss queue, so every subscriber gets every
+ *   event at least once, and with several app instances each event is handled by one of them
+ *   (`SKIP LOCKED`). The inbox table (`kernel.inbox`) makes handling effectively once: the
+ *   handler's writes and the inbox row commit together, a redelivery finds the row and skips.
+ * - A failing handler is retried with exponential backoff; after the retry limit the event is
+ *   parked in `<queue>.parked` (pg-boss dead letter queue) and logged, never dropped.
+ *
+ * Sources: the transactional outbox and idempotent consumer patterns (microservices.io), and
+ * Spring Modulith's event publication registry.
+ */
+export interface EventBus {
+  publish(uow: UnitOfWork, ...events: DomainEvent[]): Promise<void>;
+  /** Registers a handler; call it while plugins load (before the app is ready). */
+  subscribe<E extends DomainEvent>(type: E['type'], subscriber: string, handler: EventHandler<E>): void;
+  /** Queue names of every subscription and its parked queue, for operators. */
+  queues(): Array<{ queue: string; parked: string; type: string; subscriber: string }>;
+  /** The pg-boss instance (started), for operator tools and tests. */
+  readonly boss: PgBoss;
+}
+
+/** Event ids each subscriber has handled (the idempotent consumer's memory). */
+export const inbox = kernelSchema.table(
+  'inbox',
+  {
+    tenantId: uuid('tenant_id').notNull(),
+    subscriber: text('subscriber').notNull(),
+    eventId: uuid('event_id').notNull(),
+    eventType: text('event_type').notNull(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
+    handledAt: timestamp('handled_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'inbox_pk', columns: [t.tenantId, t.subscriber, t.eventId] })],
+);
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Domain events between modules (transactional outbox on pg-boss). */
+    events: EventBus;
+  }
+}
+
+const queueName = (subscriber: string, type: string) => `${subscriber}.${type}`;
+
+/**
+ * Kernel plugin: the {@link EventBus} on pg-boss, in the application's own database (PostgreSQL
+ * or PGlite). Subscriptions made while plugins load get their queues and workers on `onReady`;
+ * workers start only when `config.events.delivery` is on.
+ */
+export const eventBusPlugin = fp(
+  async (app: FastifyInstance, opts: { events: AppConfig['events'] }) => {
+    const driver = app.database.driver;
+    const boss =
+      driver.kind === 'postgres'
+        ? new PgBoss({ connectionString: driver.url, max: 4, useListenNotify: true, application_name: 'pos-api-events', schedule: false })
+        : new PgBoss({ db: fromPglite(driver.client), backend: 'pglite', schedule: false, supervise: true });
+    boss.on('error', (error) => app.log.error({ err: error }, 'event bus error'));
+    boss.on('warning', (warning) => app.log.warn({ warning }, 'event bus warning'));
+
+    const handlers = new Map<string, Array<{ subscriber: string; queue: string; handler: EventHandler<DomainEvent> }>>();
+    let started = false;
+
+    const handle = async (subscriber: string, handler: EventHandler<DomainEvent>, job: JobWithMetadata<DomainEvent>) => {
+      const event = job.data;
+      await app.runInTenant(event.tenantId, async (uow) => {
+        const fresh = await uow.tx
+          .insert(inbox)
+          .values({ tenantId: event.tenantId, subscriber, eventId: event.id, eventType: event.type, occurredAt: new Date(event.occurredAt) })
+          .onConflictDoNothing()
+          .returning({ eventId: inbox.eventId });
+        if (fresh.length === 0) return; // already handled: a redelivery
+        await handler(uow, event);
+      });
+    };
+
+    const bus: EventBus = {
+      boss,
+      async publish(uow, ...events) {
+        const byQueue = new Map<string, DomainEvent[]>();
+        for (const event of events) {
+          for (const { queue } of handlers.get(event.type) ?? []) {
+            byQueue.set(queue, [...(byQueue.get(queue) ?? []), event]);
+          }
+        }
+        for (const [queue, batch] of byQueue) {
+          await boss.insert(queue, batch.map((data) => ({ data })), { db: fromDrizzle(uow.tx as unknown as DrizzleTransactionLike, sql) });
+        }
+      },
+      subscribe(type, subscriber, handler) {
+        if (started) throw new Error(`subscribe(${type}, ${subscriber}) after the event bus started`);
+        const list = handlers.get(type) ?? [];
+        list.push({ subscriber, queue: queueName(subscriber, type), handler: handler as EventHandler<DomainEvent> });
+        handlers.set(type, list);
+      },
+      queues: () =>
+        [...handlers].flatMap(([type, list]) => list.map(({ subscriber, queue }) => ({ queue, parked: `${queue}.parked`, type, subscriber }))),
+    };
+    app.decorate('events', bus);
+
+    app.addHook('onReady', async () => {
+      started = true;
+      await boss.start();
+      const retry = { retryLimit: opts.events.retryLimit, retryDelay: opts.events.retryDelaySeconds, retryBackoff: true, retryDelayMax: 300 };
+      for (const [, list] of handlers) {
+        for (const { queue, subscriber, handler } of list) {
+          const parked = `${queue}.parked`;
+          await boss.createQueue(parked, { retryLimit: 0 });
+          await boss.createQueue(queue, { ...retry, deadLetter: parked, notify: true });
+          if (!opts.events.delivery) continue;
+          await boss.work<DomainEvent>(
+            queue,
+            { batchSize: 10, includeMetadata: true, perJobResults: true, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 5 },
+            async (batch) => {
+              const jobs = batch as JobWithMetadata<DomainEvent>[]; // includeMetadata: true
+              const results = [];
+              for (const job of jobs) {
+                try {
+                  await handle(subscriber, handler, job);
+                  results.push({ id: job.id, status: 'completed' as const });
+                } catch (error) {
+                  const last = job.retryCount >= job.retryLimit;
+                  app.log[last ? 'error' : 'warn'](
+                    { err: error, queue, eventId: job.data.id, eventType: job.data.type, attempt: job.retryCount + 1 },
+                    last ? `event handler failed for good: event parked in ${parked}` : 'event handler failed; will retry with backoff',
+                  );
+                  results.push({ id: job.id, status: 'failed' as const, output: { message: error instanceof Error ? error.message : String(error) } });
+                }
+              }
+              return results;
+            },
+          );
+        }
+      }
+    });
+    app.addHook('onClose', async () => {
+      if (started) await boss.stop({ graceful: true, timeout: 5000 });
+    });
+  },
+  { name: 'event-bus', dependencies: ['database'] },
+);
