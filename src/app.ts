@@ -23,6 +23,8 @@ export interface BuildOptions {
   /** Skip running migrations at start (when the caller already did). */
   skipMigrations?: boolean;
   payments?: PaymentsModuleOptions;
+  /** Runs after every module is registered and before the app is ready (e.g. extra event subscribers in tests). */
+  beforeReady?: (app: FastifyInstance) => void | Promise<void>;
 }
 
 /**
@@ -67,6 +69,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await app.register(ordersModule);
   await app.register(reportingModule);
 
+  await options.beforeReady?.(app);
   await app.ready();
   return app;
 }

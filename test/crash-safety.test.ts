@@ -1,0 +1,92 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, menuItem, signup } from './support/fixtures.ts';
+import { httpClient } from './support/test-app.ts';
+import { createTestDatabase, onRealPostgres, type TestDatabase } from './support/test-database.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** Starts `npm start`'s entry point as a real child process and waits for /ready. */
+async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; api: ReturnType<typeof httpClient> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/server.ts'], {
+    cwd: root,
+    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const api = httpClient(`http://127.0.0.1:${port}`);
+  await eventually(async () => expect((await api.get('/ready')).status).toBe(200), 30_000, 100);
+  return { child, api };
+}
+
+const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+const killed = (child: ChildProcess) => new Promise<void>((resolve) => (exited(child) ? resolve() : child.once('exit', () => resolve())));
+
+describe.skipIf(!onRealPostgres())('crash safety: events survive a SIGKILL between commit and handling', () => {
+  let db: TestDatabase;
+  const children: ChildProcess[] = [];
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    for (const c of children) if (!exited(c)) c.kill('SIGKILL');
+    await Promise.all(children.map(killed));
+    await db?.drop();
+  });
+
+  it('orders placed, process killed before delivery, restarted: report totals equal the orders exactly', async () => {
+    const env = { DATABASE_URL: (db.config as { url: string }).url, JWT_SECRET: 'crash-test-secret-that-is-long-enough-123' };
+
+    // 1. Delivery paused: orders commit with their events in the outbox, no handler runs.
+    const first = await startServer({ ...env, EVENT_DELIVERY: 'off' });
+    children.push(first.child);
+    const owner = await signup(first.api, { taxRateBps: 1000 });
+    const item = await menuItem(first.api, owner.token, { price: 995 });
+    const placed = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await first.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 1 + (i % 4) }], payment: { method: 'cash', tendered: 100_000 } }, { token: owner.token });
+      expect(res.status).toBe(201);
+      placed.push(res.body);
+    }
+    const cancelled = await first.api.post(`/api/v1/orders/${placed[0].id}/cancel`, undefined, { token: owner.token });
+    expect(cancelled.status).toBe(200);
+    const before = await first.api.get('/api/v1/reports/sales', { token: owner.token });
+    expect(before.body.totals.orders).toBe(0); // nothing delivered yet
+
+    // 2. Crash: SIGKILL, no graceful shutdown.
+    first.child.kill('SIGKILL');
+    await killed(first.child);
+
+    // 3. Restart with delivery on: the outbox is drained.
+    const second = await startServer(env);
+    children.push(second.child);
+    const gross = placed.reduce((s, o) => s + o.total, 0);
+    const tax = placed.reduce((s, o) => s + o.tax, 0);
+    const refunds = placed[0].total;
+    const report = await eventually(async () => {
+      const r = await second.api.get('/api/v1/reports/sales', { token: owner.token });
+      expect(r.body.totals).toEqual({ orders: 12, gross, tax, refunds, net: gross - refunds });
+      return r.body;
+    }, 10_000, 100);
+    console.log(`crash test: ${placed.length} orders (+1 cancel) placed before SIGKILL; after restart report gross ${report.totals.gross} = orders ${gross}, refunds ${refunds}`);
+
+    // Nothing is counted twice, even given time for redeliveries.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await second.api.get('/api/v1/reports/sales', { token: owner.token })).body.totals).toEqual(report.totals);
+    second.child.kill('SIGTERM');
+    await killed(second.child);
+    expect(second.child.exitCode).toBe(0);
+  }, 60_000);
+});

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import postgres from 'postgres';
+import type { OrderPaid } from '../modules/orders/gateway.ts';
+import { eventually, menuItem, setStock, signup, type TenantFixture } from './support/fixtures.ts';
+import { startTestApp, type TestApp } from './support/test-app.ts';
+import { createTestDatabase, onRealPostgres, type TestDatabase } from './support/test-database.ts';
+
+const cash = { method: 'cash', tendered: 100_000 };
+
+describe('a failing handler is retried with backoff, then parked; it blocks nobody', () => {
+  let t: TestApp;
+  let owner: TenantFixture;
+  const attempts: Array<{ eventId: string; at: number }> = [];
+  const flaky = new Map<string, number>();
+  let flakyEffects = 0;
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      env: { EVENT_RETRY_LIMIT: '2', EVENT_RETRY_DELAY_SECONDS: '1' },
+      build: {
+        beforeReady: (app) => {
+          app.events.subscribe<OrderPaid>('OrderPaid', 'always-fails', async (_uow, event) => {
+            attempts.push({ eventId: event.id, at: Date.now() });
+            throw new Error('simulated handler bug');
+          });
+          app.events.subscribe<OrderPaid>('OrderPaid', 'fails-once', async (_uow, event) => {
+            const n = (flaky.get(event.id) ?? 0) + 1;
+            flaky.set(event.id, n);
+            if (n === 1) throw new Error('transient failure');
+            flakyEffects++;
+          });
+        },
+      },
+    });
+    owner = await signup(t.api);
+  });
+  afterAll(() => t?.close());
+
+  it('retries 1 + retryLimit times with growing delays, parks the event, and reporting still gets it', async () => {
+    const item = await menuItem(t.api, owner.token, { price: 1500 });
+    const order = await t.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 1 }], payment: cash }, { token: owner.token });
+    expect(order.status).toBe(201);
+
+    // The other subscriber of the same event is not blocked.
+    await eventually(async () => expect((await t.api.get('/api/v1/reports/sales', { token: owner.token })).body.totals.gross).toBe(1500), 3000);
+
+    const parked = await eventually(async () => {
+      const jobs = await t.app.events.boss.findJobs<{ id: string }>('always-fails.OrderPaid.parked');
+      expect(jobs).toHaveLength(1);
+      return jobs;
+    }, 20_000, 200);
+    expect(parked[0]!.data.id).toBe(attempts[0]!.eventId);
+    expect(attempts).toHaveLength(3);
+    const gaps = attempts.slice(1).map((a, i) => a.at - attempts[i]!.at);
+    expect(gaps[0]).toBeGreaterThanOrEqual(900); // backoff: about 1 s, then longer
+    expect(gaps[1]).toBeGreaterThanOrEqual(900);
+
+    // A transient failure is retried and then handled exactly once.
+    expect(flakyEffects).toBe(1);
+  }, 30_000);
+});
+
+describe.skipIf(!onRealPostgres())('several app instances on one database', () => {
+  let db: TestDatabase;
+  let a: TestApp;
+  let b: TestApp;
+  let sql: postgres.Sql;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    a = await startTestApp({ database: db });
+    b = await startTestApp({ database: db, build: { skipMigrations: true } });
+    sql = postgres((db.config as { url: string }).url, { max: 1, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await a?.close();
+    await b?.close();
+    await db?.drop();
+  });
+
+  it('handle each event once per subscriber, and the report equals the orders to the cent', async () => {
+    const owner = await signup(a.api, { taxRateBps: 875 });
+    const item = await menuItem(a.api, owner.token, { price: 1234 });
+    await setStock(a.api, owner.token, item.id, 1000);
+    const orders = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 ? a.api : b.api).post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 1 + (i % 3) }], payment: cash }, { token: owner.token })),
+    );
+    const expected = orders.reduce((s, o) => s + o.body.total, 0);
+    const report = await eventually(async () => {
+      const r = await b.api.get('/api/v1/reports/sales', { token: owner.token });
+      expect(r.body.totals.orders).toBe(40);
+      return r.body;
+    }, 5000);
+    expect(report.totals.gross).toBe(expected);
+
+    const [handled] = await sql`select count(*)::int as n, count(distinct event_id)::int as d from kernel.inbox where subscriber = 'reporting' and event_type = 'OrderPaid' and tenant_id = ${owner.tenant.id}`;
+    expect(handled).toEqual({ n: 40, d: 40 });
+    // Both instances did work (jobs are shared out, not copied).
+    const [jobs] = await sql`select count(*)::int as n from pgboss.job where name = 'reporting.OrderPaid' and state = 'completed'`;
+    expect(jobs!.n).toBe(40);
+  });
+});
