@@ -88,3 +88,74 @@ describe('GET /api/v1/reports/sales', () => {
     expectProblem(await t.api.get('/api/v1/reports/sales?from=2020-01-01T00:00:00Z&to=2025-01-01T00:00:00Z', { token: owner.token }), 400);
   });
 });
+
+describe('GET /api/v1/reports/top-items, /payment-mix, /low-stock', () => {
+  it('ranks items by units sold in paid, not cancelled, orders', async () => {
+    const owner = await signup(t.api);
+    const pizza = await menuItem(t.api, owner.token, { name: 'Pizza', price: 1200 });
+    const salad = await menuItem(t.api, owner.token, { name: 'Salad', price: 800 });
+    const pay = { method: 'cash', tendered: 100_000 };
+    await t.api.post('/api/v1/orders', { items: [{ menuItemId: pizza.id, quantity: 2 }, { menuItemId: salad.id, quantity: 1 }], payment: pay }, { token: owner.token });
+    await t.api.post('/api/v1/orders', { items: [{ menuItemId: salad.id, quantity: 2 }], payment: pay }, { token: owner.token });
+    const cancelled = await t.api.post('/api/v1/orders', { items: [{ menuItemId: pizza.id, quantity: 5 }], payment: pay }, { token: owner.token });
+    await t.api.post(`/api/v1/orders/${cancelled.body.id}/cancel`, undefined, { token: owner.token });
+
+    const res = await eventually(async () => {
+      const r = await t.api.get('/api/v1/reports/top-items?limit=5', { token: owner.token });
+      expect(r.body.items).toHaveLength(2);
+      expect((await t.api.get('/api/v1/reports/sales', { token: owner.token })).body.totals.refunds).toBeGreaterThan(0);
+      return (await t.api.get('/api/v1/reports/top-items?limit=5', { token: owner.token })).body;
+    });
+    expect(res.items).toEqual([
+      { menuItemId: salad.id, name: 'Salad', quantity: 3, revenue: 2400, orders: 2 },
+      { menuItemId: pizza.id, name: 'Pizza', quantity: 2, revenue: 2400, orders: 1 },
+    ]);
+    const one = await t.api.get('/api/v1/reports/top-items?limit=1', { token: owner.token });
+    expect(one.body.items).toHaveLength(1);
+  });
+
+  it('splits orders paid in the period by payment method', async () => {
+    const owner = await signup(t.api);
+    const item = await menuItem(t.api, owner.token, { price: 1000 });
+    await t.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 1 }], payment: { method: 'cash', tendered: 5000 } }, { token: owner.token });
+    const card = await t.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 2 }], payment: { method: 'card', token: 'tok_visa' } }, { token: owner.token });
+    await t.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 3 }], payment: { method: 'card', token: 'tok_mastercard' } }, { token: owner.token });
+    await t.api.post(`/api/v1/orders/${card.body.id}/cancel`, undefined, { token: owner.token });
+    const mix = await eventually(async () => {
+      const r = await t.api.get('/api/v1/reports/payment-mix', { token: owner.token });
+      expect(r.body.methods.find((m: { method: string }) => m.method === 'card')?.refunds).toBe(2000);
+      return r.body;
+    });
+    expect(mix.methods).toEqual([
+      { method: 'card', orders: 2, gross: 5000, refunds: 2000, net: 3000 },
+      { method: 'cash', orders: 1, gross: 1000, refunds: 0, net: 1000 },
+    ]);
+  });
+
+  it('lists items at or below their threshold, following stock changes from orders and adjustments', async () => {
+    const owner = await signup(t.api);
+    const item = await menuItem(t.api, owner.token);
+    const other = await menuItem(t.api, owner.token);
+    await t.api.put(`/api/v1/inventory/items/${item.id}`, { onHand: 5, lowStockThreshold: 3 }, { token: owner.token });
+    await t.api.put(`/api/v1/inventory/items/${other.id}`, { onHand: 50, lowStockThreshold: 3 }, { token: owner.token });
+    await t.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 2 }], payment: { method: 'cash', tendered: 100_000 } }, { token: owner.token });
+    const low = await eventually(async () => {
+      const r = await t.api.get('/api/v1/reports/low-stock', { token: owner.token });
+      expect(r.body.items).toHaveLength(1);
+      return r.body;
+    });
+    expect(low.items[0]).toMatchObject({ menuItemId: item.id, onHand: 3, lowStockThreshold: 3 });
+    await t.api.post(`/api/v1/inventory/items/${item.id}/adjustments`, { delta: 10, reason: 'delivery' }, { token: owner.token });
+    await eventually(async () => expect((await t.api.get('/api/v1/reports/low-stock', { token: owner.token })).body.items).toEqual([]));
+  });
+
+  it('are for owners and managers only', async () => {
+    const owner = await signup(t.api);
+    const cashier = await staff(t.api, owner, 'cashier');
+    for (const path of ['top-items', 'payment-mix', 'low-stock']) {
+      expectProblem(await t.api.get(`/api/v1/reports/${path}`, { token: cashier }), 403);
+      expectProblem(await t.api.get(`/api/v1/reports/${path}`), 401);
+    }
+    expectProblem(await t.api.get('/api/v1/reports/top-items?limit=0', { token: owner.token }), 400);
+  });
+});
