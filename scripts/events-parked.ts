@@ -1,0 +1,35 @@
+/**
+ * Operator tool: lists domain events parked after their handler failed every retry, and can send
+ * them back for another round once the bug is fixed.
+ *
+ *   npm run events:parked                 # list parked events (DATABASE_URL or ./.data PGlite)
+ *   npm run events:parked -- --redrive    # move them back to their queues
+ */
+import { loadConfig } from '../shared/config.ts';
+import { buildApp } from '../src/app.ts';
+
+const redrive = process.argv.includes('--redrive');
+if (process.argv.includes('--help')) {
+  console.log('usage: npm run events:parked [-- --redrive]');
+  process.exit(0);
+}
+const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn', EVENT_DELIVERY: 'off' });
+const app = await buildApp(config);
+let total = 0;
+for (const { queue, parked } of app.events.queues()) {
+  const jobs = await app.events.boss.findJobs<{ id: string; type: string; tenantId: string; occurredAt: string }>(parked);
+  const waiting = jobs.filter((j) => j.state === 'created' || j.state === 'retry');
+  total += waiting.length;
+  for (const job of waiting) {
+    console.log(`${parked}\tevent ${job.data.id}\t${job.data.type}\ttenant ${job.data.tenantId}\toccurred ${job.data.occurredAt}\tparked ${job.createdOn.toISOString()}`);
+  }
+  if (redrive && waiting.length > 0) {
+    for (const job of waiting) {
+      await app.events.boss.send(queue, job.data);
+      await app.events.boss.deleteJob(parked, job.id);
+    }
+    console.log(`redrove ${waiting.length} event(s) to ${queue}`);
+  }
+}
+console.log(`${total} parked event(s)`);
+await app.close();
