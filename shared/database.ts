@@ -23,13 +23,19 @@ export interface DatabaseHandle {
   readonly driver: { kind: 'postgres'; url: string } | { kind: 'pglite'; client: PGlite };
   /** Resolves true when the database answers a trivial query within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<boolean>;
-  /** Applies the SQL migrations in `drizzle/`; safe when several instances start at once. */
+  /**
+   * Applies the SQL migrations in `drizzle/`, then row-level security to every tenant table;
+   * safe when several instances start at once.
+   */
   migrate(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Folder of the drizzle-kit generated SQL migrations (`drizzle/` at the repository root). */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../drizzle', import.meta.url));
+
+// Covers tables that a migration forgot to (see drizzle/0001_row_level_security.sql).
+const APPLY_TENANT_ISOLATION = 'select kernel.apply_tenant_isolation()';
 
 // Any constant works; it only has to be the same for every instance of this application.
 const MIGRATION_LOCK_KEY = 7_300_001;
@@ -59,6 +65,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHand
         try {
           await lockClient`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
           await migratePostgres(drizzlePostgres({ client: lockClient }), { migrationsFolder: MIGRATIONS_FOLDER });
+          await lockClient.unsafe(APPLY_TENANT_ISOLATION);
           await lockClient`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
         } finally {
           await lockClient.end({ timeout: 5 });
@@ -76,7 +83,10 @@ export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHand
     db,
     driver: { kind: 'pglite', client },
     ping: (timeoutMs = 2000) => withTimeout(client.query('select 1').then(() => true), timeoutMs),
-    migrate: () => migratePglite(drizzlePglite({ client }), { migrationsFolder: MIGRATIONS_FOLDER }),
+    async migrate() {
+      await migratePglite(drizzlePglite({ client }), { migrationsFolder: MIGRATIONS_FOLDER });
+      await client.query(APPLY_TENANT_ISOLATION);
+    },
     close: () => client.close(),
   };
 }

@@ -6,7 +6,7 @@ import { fromDrizzle, fromPglite, PgBoss, type DrizzleTransactionLike, type JobW
 import type { AppConfig } from './config.ts';
 import { newId } from './ids.ts';
 import { kernelSchema } from './idempotency.ts';
-import type { UnitOfWork } from './unit-of-work.ts';
+import { TENANT_ROLE, type UnitOfWork } from './unit-of-work.ts';
 
 /**
  * A domain event: something that happened in one module that others may react to. Declared with
@@ -136,13 +136,38 @@ export const eventBusPlugin = fp(
     app.addHook('onReady', async () => {
       started = true;
       await boss.start();
+      // Tenant transactions run as the tenant role and insert jobs (the outbox) into pg-boss's tables.
+      const grantQueueAccess = async () => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            for (const statement of [
+              `grant usage on schema pgboss to ${TENANT_ROLE}`,
+              `grant select, insert, update on all tables in schema pgboss to ${TENANT_ROLE}`,
+              `grant usage on all sequences in schema pgboss to ${TENANT_ROLE}`,
+              `grant execute on all functions in schema pgboss to ${TENANT_ROLE}`,
+            ]) {
+              await app.database.db.execute(sql.raw(statement));
+            }
+            return;
+          } catch (error) {
+            if (attempt >= 5) throw error; // e.g. "tuple concurrently updated" when instances start together
+            await new Promise((r) => setTimeout(r, 100 * attempt));
+          }
+        }
+      };
       const retry = { retryLimit: opts.events.retryLimit, retryDelay: opts.events.retryDelaySeconds, retryBackoff: true, retryDelayMax: 300 };
       for (const [, list] of handlers) {
         for (const { queue, subscriber, handler } of list) {
           const parked = `${queue}.parked`;
           await boss.createQueue(parked, { retryLimit: 0 });
           await boss.createQueue(queue, { ...retry, deadLetter: parked, notify: true });
-          if (!opts.events.delivery) continue;
+        }
+      }
+      await grantQueueAccess();
+      if (!opts.events.delivery) return;
+      for (const [, list] of handlers) {
+        for (const { queue, subscriber, handler } of list) {
+          const parked = `${queue}.parked`;
           await boss.work<DomainEvent>(
             queue,
             { batchSize: 10, includeMetadata: true, perJobResults: true, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 5 },

@@ -78,7 +78,13 @@ export const idempotencyPlugin = fp(
     const claim = (tenantId: string, key: string, hash: string) =>
       app.runInTenant(tenantId, async ({ tx }): Promise<{ claimed: true } | { claimed: false; row: Row }> => {
         const inserted = await tx.insert(idempotencyKeys).values({ tenantId, key, requestHash: hash, status: 'in_progress' }).onConflictDoNothing().returning();
-        if (inserted.length > 0) return { claimed: true };
+        if (inserted.length > 0) {
+          // Now and then, forget this tenant's expired keys (a global sweep would need to bypass RLS).
+          if (Math.random() < 0.01) {
+            await tx.delete(idempotencyKeys).where(and(eq(idempotencyKeys.tenantId, tenantId), lt(idempotencyKeys.createdAt, sql`now() - make_interval(hours => ${IDEMPOTENCY_TTL_HOURS})`)));
+          }
+          return { claimed: true };
+        }
         // Taken: expired keys and abandoned in-progress keys may be taken over, atomically.
         const takenOver = await tx
           .update(idempotencyKeys)
@@ -150,15 +156,6 @@ export const idempotencyPlugin = fp(
       }
     });
 
-    // Forget expired keys once an hour (they could be taken over anyway; this keeps the table small).
-    const sweep = setInterval(() => {
-      app.database.db
-        .delete(idempotencyKeys)
-        .where(lt(idempotencyKeys.createdAt, sql`now() - make_interval(hours => ${IDEMPOTENCY_TTL_HOURS})`))
-        .catch((e: unknown) => app.log.warn({ err: e }, 'idempotency sweep failed'));
-    }, 3_600_000);
-    sweep.unref();
-    app.addHook('onClose', async () => clearInterval(sweep));
   },
   { name: 'idempotency', dependencies: ['database', 'auth-guard'] },
 );

@@ -3,6 +3,9 @@ import type { Database, Transaction } from './database.ts';
 
 type Hook = () => void | Promise<void>;
 
+/** The database role tenant-scoped transactions run as; created by the migrations. */
+export const TENANT_ROLE = 'pos_app';
+
 /**
  * A unit of work (Fowler, PoEAA): one database transaction that knows its tenant. Gateways take
  * it as their first argument so that work spread over several modules commits or rolls back as
@@ -25,8 +28,9 @@ export type RunInTenant = <T>(tenantId: string, work: (uow: UnitOfWork) => Promi
 /**
  * Makes the function that opens units of work on `db`.
  *
- * Each transaction first runs `set_config('app.tenant_id', tenantId, true)` (transaction-local),
- * which row-level security policies read. Hooks registered with `afterCommit`/`onRollback` run in
+ * Each transaction first sets, transaction-locally, `app.tenant_id` (read by the row-level
+ * security policies) and the role {@link TENANT_ROLE} (not a superuser, no BYPASSRLS), so that
+ * PostgreSQL itself confines every statement to the tenant. Hooks registered with `afterCommit`/`onRollback` run in
  * order once the transaction has ended; a failing hook is passed to `onHookError` and does not
  * undo the commit or hide the original error.
  *
@@ -51,7 +55,7 @@ export function createUnitOfWorkRunner(
     let result;
     try {
       result = await db.transaction(async (tx) => {
-        await tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true)`);
+        await tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true), set_config('role', ${TENANT_ROLE}, true)`);
         return work({
           tenantId,
           tx,

@@ -1,5 +1,5 @@
-import { and, asc, eq, gt } from 'drizzle-orm';
-import type { Database, Transaction } from '../../shared/database.ts';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { queryRows, type Database, type Transaction } from '../../shared/database.ts';
 import type { Role } from '../../shared/auth-guard.ts';
 import { tenants, users } from './schema.ts';
 
@@ -13,10 +13,14 @@ export const authRepository = {
     return row;
   },
 
-  /** Tenant directory lookup by slug; runs outside a tenant context (login). */
-  async tenantBySlug(db: Database, slug: string): Promise<TenantRow | undefined> {
-    const [row] = await db.select().from(tenants).where(eq(tenants.slug, slug));
-    return row;
+  /**
+   * Tenant id of a slug, for login, before any tenant is known. Row-level security hides the
+   * tenant directory from tenant transactions, so this goes through the owner-run function
+   * `auth.tenant_id_by_slug` (see drizzle/0001_row_level_security.sql), which reveals nothing else.
+   */
+  async tenantIdBySlug(db: Database, slug: string): Promise<string | undefined> {
+    const [row] = await queryRows<{ id: string | null }>(db, sql`select auth.tenant_id_by_slug(${slug}) as id`);
+    return row?.id ?? undefined;
   },
 
   async insertTenant(tx: Transaction, row: typeof tenants.$inferInsert): Promise<TenantRow> {

@@ -99,9 +99,9 @@ export function createAuthService(app: FastifyInstance) {
 
     /** @throws ProblemError 401 (one answer for any wrong part: no account enumeration). */
     async login(input: { tenant: string; email: string; password: string }) {
-      const tenant = await repo.tenantBySlug(app.database.db, input.tenant.trim().toLowerCase());
-      const user = tenant
-        ? await app.runInTenant(tenant.id, ({ tx }) => repo.userByEmail(tx, tenant.id, normalizeEmail(input.email)))
+      const tenantId = await repo.tenantIdBySlug(app.database.db, input.tenant.trim().toLowerCase());
+      const user = tenantId
+        ? await app.runInTenant(tenantId, ({ tx }) => repo.userByEmail(tx, tenantId, normalizeEmail(input.email)))
         : undefined;
       const ok = await verifyPassword(user?.active ? user.passwordHash : undefined, input.password);
       if (!ok || !user) throw invalidCredentials();
