@@ -14,6 +14,10 @@ export interface AppConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Largest accepted request body in bytes; larger bodies get a 413 problem. */
   bodyLimitBytes: number;
+  /** Origins allowed to call the API from a browser (CORS); empty = CORS off. */
+  corsOrigins: string[];
+  /** Login attempts allowed per minute, per client IP and per tenant + email. */
+  loginRateLimit: { perIpPerMinute: number; perAccountPerMinute: number };
   database: DatabaseConfig;
   events: {
     /** False pauses delivery: events are still written (outbox) but no handler runs. */
@@ -48,6 +52,9 @@ const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(100 * 1024),
+  CORS_ORIGINS: z.string().default(''),
+  LOGIN_RATE_LIMIT_PER_IP: z.coerce.number().int().min(1).max(100_000).default(30),
+  LOGIN_RATE_LIMIT_PER_ACCOUNT: z.coerce.number().int().min(1).max(100_000).default(5),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
@@ -88,6 +95,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+    loginRateLimit: { perIpPerMinute: e.LOGIN_RATE_LIMIT_PER_IP, perAccountPerMinute: e.LOGIN_RATE_LIMIT_PER_ACCOUNT },
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
       : { kind: 'pglite', dataDir: e.PGLITE_DATA_DIR },

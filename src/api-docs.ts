@@ -26,7 +26,8 @@ export const apiDocsPlugin = fp(
       transform: jsonSchemaTransform,
       transformObject: jsonSchemaTransformObject,
     });
-    await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+    // staticCSP: the UI's own Content-Security-Policy, compatible with helmet's headers.
+    await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
   },
   { name: 'api-docs' },
 );

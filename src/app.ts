@@ -1,4 +1,7 @@
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import authModule from '../modules/auth/index.ts';
 import inventoryModule from '../modules/inventory/index.ts';
@@ -23,6 +26,8 @@ export interface BuildOptions {
   /** Skip running migrations at start (when the caller already did). */
   skipMigrations?: boolean;
   payments?: PaymentsModuleOptions;
+  /** Where logs go (default: stdout); tests capture them to check redaction. */
+  logStream?: DestinationStream;
   /** Runs after every module is registered and before the app is ready (e.g. extra event subscribers in tests). */
   beforeReady?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -36,7 +41,12 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   const app = Fastify({
     logger: {
       level: config.logLevel,
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.accessToken'], censor: '[redacted]' },
+      // Passwords and tokens never reach the logs, wherever they appear.
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.accessToken', '*.refreshToken', '*.token'],
+        censor: '[redacted]',
+      },
+      ...(options.logStream ? { stream: options.logStream } : {}),
     },
     bodyLimit: config.bodyLimitBytes,
     requestIdHeader: 'x-request-id',
@@ -51,6 +61,13 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   const database = options.database ?? (await openDatabase(config.database));
   if (!options.database) app.addHook('onClose', () => database.close());
   if (!options.skipMigrations) await database.migrate();
+
+  // HTTP hardening: security headers, CORS only when configured, request id echoed to the client.
+  await app.register(fastifyHelmet, { global: true });
+  if (config.corsOrigins.length > 0) await app.register(fastifyCors, { origin: config.corsOrigins, credentials: false });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
 
   // Shared kernel
   await app.register(problemDetailsPlugin);
