@@ -31,8 +31,28 @@ declare module '@fastify/jwt' {
   }
 }
 
+/** Who may call a route: a list of roles, or `'any'` for any authenticated staff member. */
+export type RouteRoles = readonly Role[] | 'any';
+
+/** One row of the permission matrix: a route and the roles allowed to call it. */
+export interface Permission {
+  method: string;
+  url: string;
+  roles: Role[];
+}
+
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * Declares who may call the route; the auth guard then authenticates in `onRequest` (before
+     * the body is even parsed), checks the role, documents both in OpenAPI and records the route
+     * in the permission matrix. Routes without it are public.
+     */
+    roles?: RouteRoles;
+  }
   interface FastifyInstance {
+    /** Every guarded route with its allowed roles: the permission matrix, declared on the routes. */
+    permissionMatrix(): readonly Permission[];
     /**
      * preHandler that requires a valid bearer token and, when given, one of `roles`.
      * 401 problem: missing/malformed/tampered/expired token. 403 problem: wrong role, or an
@@ -81,7 +101,7 @@ export const authGuardPlugin = fp(
       return principal;
     };
 
-    app.decorate('requireRole', (...roles: Role[]) => {
+    const requireRole = (...roles: Role[]) => {
       return async (request: FastifyRequest) => {
         const principal = await authenticate(request);
         if (roles.length > 0 && !roles.includes(principal.role)) {
@@ -89,6 +109,27 @@ export const authGuardPlugin = fp(
         }
         request.principal = principal;
       };
+    };
+    app.decorate('requireRole', requireRole);
+
+    const matrix: Permission[] = [];
+    app.decorate('permissionMatrix', () => matrix);
+    app.addHook('onRoute', (route) => {
+      const declared = route.config?.roles;
+      if (!declared) return;
+      const roles = declared === 'any' ? [...ROLES] : [...declared];
+      const guard = requireRole(...roles);
+      route.onRequest = [...(route.onRequest ? [route.onRequest].flat() : []), guard] as typeof route.onRequest;
+      const schema = (route.schema ?? {}) as Record<string, unknown>;
+      const note = `**Roles:** ${roles.join(', ')}. 401 without a valid token; 403 for other roles or a mismatching \`x-tenant-id\`.`;
+      route.schema = {
+        ...schema,
+        security: bearerAuth,
+        description: schema.description ? `${schema.description}\n\n${note}` : note,
+        'x-roles': roles,
+      } as typeof route.schema;
+      const methods = [route.method].flat().filter((m) => m !== 'HEAD');
+      for (const method of methods) matrix.push({ method, url: route.url, roles });
     });
 
     app.decorate('issueAccessToken', (principal: Principal) => ({

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { bearerAuth, ROLES } from '../../shared/auth-guard.ts';
+import { ROLES } from '../../shared/auth-guard.ts';
 import { CurrencyCode, decodeCursor, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
 import type { AuthService } from './service.ts';
@@ -83,11 +83,10 @@ export const authRoutes: FastifyPluginAsyncZod<{ service: AuthService }> = async
   app.get(
     '/me',
     {
-      preHandler: app.requireRole(),
+      config: { roles: 'any' },
       schema: {
         tags: ['auth'],
         summary: 'The calling staff member',
-        security: bearerAuth,
         response: { 200: z.object({ id: z.uuid(), email: z.string(), role: z.enum(ROLES), tenantId: z.uuid() }), ...problemResponses(401, 403) },
       },
     },
@@ -100,11 +99,10 @@ export const authRoutes: FastifyPluginAsyncZod<{ service: AuthService }> = async
   app.post(
     '/users',
     {
-      preHandler: app.requireRole('owner', 'manager'),
+      config: { roles: ['owner', 'manager'] },
       schema: {
         tags: ['auth'],
         summary: 'Add a staff member (owner: manager or cashier; manager: cashier)',
-        security: bearerAuth,
         body: z.object({ email: Email, password: Password, role: z.enum(['manager', 'cashier']) }),
         response: { 201: Staff, ...problemResponses(401, 403, 409) },
       },
@@ -115,11 +113,10 @@ export const authRoutes: FastifyPluginAsyncZod<{ service: AuthService }> = async
   app.get(
     '/users',
     {
-      preHandler: app.requireRole('owner', 'manager'),
+      config: { roles: ['owner', 'manager'] },
       schema: {
         tags: ['auth'],
         summary: 'List staff',
-        security: bearerAuth,
         querystring: PageQuery,
         response: { 200: pageOf(Staff), ...problemResponses(401, 403) },
       },

@@ -35,6 +35,9 @@ export type StockLevelChanged = DomainEvent<
   }
 >;
 
+/** Published when a menu item stops being tracked (it was deleted): forget its stock. */
+export type StockTrackingStopped = DomainEvent<'StockTrackingStopped', { menuItemId: string }>;
+
 /** Calls other modules may make into inventory. All of them join the caller's unit of work. */
 export interface InventoryGateway {
   /**

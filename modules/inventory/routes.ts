@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { bearerAuth } from '../../shared/auth-guard.ts';
 import { decodeCursor, Id, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
 import { ADJUSTMENT_REASONS } from './schema.ts';
@@ -20,16 +19,14 @@ const ItemParams = z.object({ menuItemId: Id });
 
 /** HTTP routes of the inventory module, mounted at `/api/v1/inventory`. */
 export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService }> = async (app, { service }) => {
-  const managers = app.requireRole('owner', 'manager');
 
   app.put(
     '/items/:menuItemId',
     {
-      onRequest: managers,
+      config: { roles: ['owner', 'manager'] },
       schema: {
         tags: ['inventory'],
         summary: 'Set the stock of a menu item (starts tracking it)',
-        security: bearerAuth,
         params: ItemParams,
         body: z.object({ onHand: Units.min(0).max(1_000_000), lowStockThreshold: Units.min(0).max(1_000_000).optional() }),
         response: { 200: StockLevel, ...problemResponses(401, 403, 404) },
@@ -41,11 +38,10 @@ export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService 
   app.post(
     '/items/:menuItemId/adjustments',
     {
-      onRequest: managers,
+      config: { roles: ['owner', 'manager'] },
       schema: {
         tags: ['inventory'],
         summary: 'Add or remove stock; a result below zero is refused (409)',
-        security: bearerAuth,
         params: ItemParams,
         body: z.object({
           delta: Units.min(-1_000_000).max(1_000_000).refine((d) => d !== 0, 'must not be zero'),
@@ -60,11 +56,10 @@ export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService 
   app.get(
     '/items/:menuItemId',
     {
-      onRequest: app.requireRole(),
+      config: { roles: 'any' },
       schema: {
         tags: ['inventory'],
         summary: 'Stock of a tracked menu item',
-        security: bearerAuth,
         params: ItemParams,
         response: { 200: StockLevel, ...problemResponses(401, 403, 404) },
       },
@@ -75,11 +70,10 @@ export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService 
   app.get(
     '/items',
     {
-      onRequest: app.requireRole(),
+      config: { roles: 'any' },
       schema: {
         tags: ['inventory'],
         summary: 'List tracked items; lowStock=true keeps those at or below their threshold',
-        security: bearerAuth,
         querystring: PageQuery.extend({ lowStock: z.enum(['true', 'false']).transform((v) => v === 'true').optional() }),
         response: { 200: pageOf(StockLevel), ...problemResponses(401, 403) },
       },

@@ -5,7 +5,7 @@ import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import { domainEvent } from '../../shared/event-bus.ts';
-import type { StockLevelChange, StockLevelChanged, StockLine } from './gateway.ts';
+import type { StockLevelChange, StockLevelChanged, StockLine, StockTrackingStopped } from './gateway.ts';
 import { inventoryRepository as repo, type StockLevelRow } from './repository.ts';
 import type { ADJUSTMENT_REASONS } from './schema.ts';
 
@@ -117,6 +117,7 @@ export function createInventoryService(app: FastifyInstance) {
     /** Deletion hook of the restaurant module: a deleted menu item is no longer tracked. */
     async forgetMenuItem(uow: UnitOfWork, menuItemId: string): Promise<void> {
       await repo.deleteLevel(uow.tx, uow.tenantId, menuItemId);
+      await app.events.publish(uow, domainEvent<StockTrackingStopped>(uow, 'StockTrackingStopped', { menuItemId }));
     },
 
     /** Gateway: see {@link import('./gateway.ts').InventoryGateway.takeStock}. */

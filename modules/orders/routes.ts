@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { bearerAuth } from '../../shared/auth-guard.ts';
 import { decodeCursor, Id, MinorUnits, PageQuery, Timestamp } from '../../shared/http-schemas.ts';
 import { IdempotencyKeyHeader } from '../../shared/idempotency.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
@@ -51,16 +50,14 @@ const PlaceOrderBody = z.object({
 
 /** HTTP routes of the orders module, mounted at `/api/v1/orders`. */
 export const ordersRoutes: FastifyPluginAsyncZod<{ service: OrdersService }> = async (app, { service }) => {
-  const anyone = app.requireRole();
 
   app.post(
     '',
     {
-      preHandler: anyone,
+      config: { roles: 'any' },
       schema: {
         tags: ['orders'],
         summary: 'Ring up and pay an order (one database transaction)',
-        security: bearerAuth,
         headers: IdempotencyHeaders,
         body: PlaceOrderBody,
         response: { 201: OrderSchema, ...problemResponses(401, 402, 403, 409, 422) },
@@ -72,11 +69,10 @@ export const ordersRoutes: FastifyPluginAsyncZod<{ service: OrdersService }> = a
   app.get(
     '/:id',
     {
-      preHandler: anyone,
+      config: { roles: 'any' },
       schema: {
         tags: ['orders'],
         summary: 'Get an order',
-        security: bearerAuth,
         params: z.object({ id: Id }),
         response: { 200: OrderSchema, ...problemResponses(401, 403, 404) },
       },
@@ -87,11 +83,10 @@ export const ordersRoutes: FastifyPluginAsyncZod<{ service: OrdersService }> = a
   app.get(
     '',
     {
-      preHandler: anyone,
+      config: { roles: 'any' },
       schema: {
         tags: ['orders'],
         summary: 'List orders (oldest first), filtered by status and creation time [from, to)',
-        security: bearerAuth,
         querystring: PageQuery.extend({
           status: z.enum(ORDER_STATUSES).optional(),
           from: z.iso.datetime({ offset: true }).optional().describe('Created at or after (ISO 8601)'),
@@ -115,11 +110,10 @@ export const ordersRoutes: FastifyPluginAsyncZod<{ service: OrdersService }> = a
   app.post(
     '/:id/cancel',
     {
-      preHandler: app.requireRole('owner', 'manager'),
+      config: { roles: ['owner', 'manager'] },
       schema: {
         tags: ['orders'],
         summary: 'Cancel a paid order: refund the payment and restock, atomically',
-        security: bearerAuth,
         headers: IdempotencyHeaders,
         params: z.object({ id: Id }),
         response: { 200: OrderSchema, ...problemResponses(401, 403, 404, 409, 422) },

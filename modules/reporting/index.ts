@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { StockLevelChanged } from '../inventory/gateway.ts';
+import type { StockLevelChanged, StockTrackingStopped } from '../inventory/gateway.ts';
 import type { OrderCancelled, OrderPaid } from '../orders/gateway.ts';
 import { reportingRoutes } from './routes.ts';
 import { createReportingService, reportingHandlers } from './service.ts';
@@ -14,6 +14,7 @@ export default fp(
     app.events.subscribe<OrderPaid>('OrderPaid', 'reporting', reportingHandlers.orderPaid);
     app.events.subscribe<OrderCancelled>('OrderCancelled', 'reporting', reportingHandlers.orderCancelled);
     app.events.subscribe<StockLevelChanged>('StockLevelChanged', 'reporting', reportingHandlers.stockLevelChanged);
+    app.events.subscribe<StockTrackingStopped>('StockTrackingStopped', 'reporting', reportingHandlers.stockTrackingStopped);
     await app.register(reportingRoutes, { prefix: '/api/v1/reports', service: createReportingService(app) });
   },
   { name: 'reporting', dependencies: ['database', 'auth-guard', 'event-bus', 'auth'] },

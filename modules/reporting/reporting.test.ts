@@ -147,6 +147,13 @@ describe('GET /api/v1/reports/top-items, /payment-mix, /low-stock', () => {
     expect(low.items[0]).toMatchObject({ menuItemId: item.id, onHand: 3, lowStockThreshold: 3 });
     await t.api.post(`/api/v1/inventory/items/${item.id}/adjustments`, { delta: 10, reason: 'delivery' }, { token: owner.token });
     await eventually(async () => expect((await t.api.get('/api/v1/reports/low-stock', { token: owner.token })).body.items).toEqual([]));
+
+    // A deleted (never ordered) item leaves the list too.
+    const gone = await menuItem(t.api, owner.token);
+    await t.api.put(`/api/v1/inventory/items/${gone.id}`, { onHand: 0, lowStockThreshold: 1 }, { token: owner.token });
+    await eventually(async () => expect((await t.api.get('/api/v1/reports/low-stock', { token: owner.token })).body.items).toHaveLength(1));
+    expect((await t.api.delete(`/api/v1/restaurant/menu-items/${gone.id}`, { token: owner.token })).status).toBe(204);
+    await eventually(async () => expect((await t.api.get('/api/v1/reports/low-stock', { token: owner.token })).body.items).toEqual([]));
   });
 
   it('are for owners and managers only', async () => {

@@ -40,6 +40,10 @@ export const reportingRepository = {
       .onConflictDoUpdate({ target: [stockSnapshots.tenantId, stockSnapshots.menuItemId], set: values, setWhere: sql`${stockSnapshots.version} < excluded.version` });
   },
 
+  async forgetStock(tx: Transaction, tenantId: string, menuItemId: string): Promise<void> {
+    await tx.delete(stockSnapshots).where(and(eq(stockSnapshots.tenantId, tenantId), eq(stockSnapshots.menuItemId, menuItemId)));
+  },
+
   /** Paid (gross, tax, count) and refunded sums per local day/hour of `timeZone`. */
   async salesBuckets(tx: Transaction, tenantId: string, q: Period & { groupBy: 'day' | 'hour'; timeZone: string }) {
     const rows = await queryRows<{ start: string | Date; orders: unknown; gross: unknown; tax: unknown; refunds: unknown }>(

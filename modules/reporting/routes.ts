@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { bearerAuth } from '../../shared/auth-guard.ts';
 import { decodeCursor, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
 import type { ReportingService } from './service.ts';
@@ -15,16 +14,15 @@ const toDates = (q: { from?: string | undefined; to?: string | undefined }) => (
   from: q.from ? new Date(q.from) : undefined,
   to: q.to ? new Date(q.to) : undefined,
 });
-const common = { tags: ['reporting'], security: bearerAuth };
+const common = { tags: ['reporting'] };
 
 /** HTTP routes of the reporting module, mounted at `/api/v1/reports`; owners and managers only. */
 export const reportingRoutes: FastifyPluginAsyncZod<{ service: ReportingService }> = async (app, { service }) => {
-  const managers = app.requireRole('owner', 'manager');
 
   app.get(
     '/sales',
     {
-      preHandler: managers,
+      config: { roles: ['owner', 'manager'] },
       schema: {
         ...common,
         summary: 'Sales by day or hour in the tenant time zone: orders, gross (tax included), tax, refunds, net',
@@ -48,7 +46,7 @@ export const reportingRoutes: FastifyPluginAsyncZod<{ service: ReportingService 
   app.get(
     '/top-items',
     {
-      preHandler: managers,
+      config: { roles: ['owner', 'manager'] },
       schema: {
         ...common,
         summary: 'Best-selling menu items (units, then revenue) of orders paid in the period and not cancelled',
@@ -70,7 +68,7 @@ export const reportingRoutes: FastifyPluginAsyncZod<{ service: ReportingService 
   app.get(
     '/payment-mix',
     {
-      preHandler: managers,
+      config: { roles: ['owner', 'manager'] },
       schema: {
         ...common,
         summary: 'Orders paid in the period by payment method: count, gross, refunded, net',
@@ -92,7 +90,7 @@ export const reportingRoutes: FastifyPluginAsyncZod<{ service: ReportingService 
   app.get(
     '/low-stock',
     {
-      preHandler: managers,
+      config: { roles: ['owner', 'manager'] },
       schema: {
         ...common,
         summary: 'Tracked items at or below their low-stock threshold',

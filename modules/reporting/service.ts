@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { StockLevelChanged } from '../inventory/gateway.ts';
+import type { StockLevelChanged, StockTrackingStopped } from '../inventory/gateway.ts';
 import type { OrderCancelled, OrderPaid } from '../orders/gateway.ts';
 import type { Principal } from '../../shared/auth-guard.ts';
 import type { EventHandler } from '../../shared/event-bus.ts';
@@ -33,6 +33,7 @@ export const reportingHandlers = {
   orderPaid: (async (uow, e) => repo.recordPaid(uow.tx, uow.tenantId, e.payload)) satisfies EventHandler<OrderPaid>,
   orderCancelled: (async (uow, e) => repo.recordCancelled(uow.tx, uow.tenantId, e.payload)) satisfies EventHandler<OrderCancelled>,
   stockLevelChanged: (async (uow, e) => repo.recordStock(uow.tx, uow.tenantId, e.payload, new Date(e.occurredAt))) satisfies EventHandler<StockLevelChanged>,
+  stockTrackingStopped: (async (uow, e) => repo.forgetStock(uow.tx, uow.tenantId, e.payload.menuItemId)) satisfies EventHandler<StockTrackingStopped>,
 };
 
 /** Report queries of the reporting module (owners and managers). Money in minor units. */

@@ -20,6 +20,12 @@ export interface MenuItemQuote {
  */
 export type MenuItemReferenceCheck = (uow: UnitOfWork, menuItemId: string) => Promise<boolean>;
 
+/**
+ * Told, inside the deleting unit of work, that a menu item was hard-deleted (not archived), so a
+ * module can drop what it keeps per item (e.g. its stock record). Registered by that module.
+ */
+export type MenuItemDeletionHook = (uow: UnitOfWork, menuItemId: string) => Promise<void>;
+
 /** Calls other modules may make into restaurant. */
 export interface RestaurantGateway {
   /**
@@ -29,6 +35,8 @@ export interface RestaurantGateway {
   findMenuItems(uow: UnitOfWork, ids: readonly string[]): Promise<Map<string, MenuItemQuote>>;
   /** Lets a module veto hard deletion: referenced items are archived instead. */
   registerReferenceCheck(check: MenuItemReferenceCheck): void;
+  /** Runs `hook` in the same transaction whenever a menu item is hard-deleted. */
+  registerDeletionHook(hook: MenuItemDeletionHook): void;
 }
 
 declare module 'fastify' {

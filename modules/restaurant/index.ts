@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { MenuItemReferenceCheck, RestaurantGateway } from './gateway.ts';
+import type { MenuItemDeletionHook, MenuItemReferenceCheck, RestaurantGateway } from './gateway.ts';
 import { restaurantRepository } from './repository.ts';
 import { restaurantRoutes } from './routes.ts';
 import { createRestaurantService, toMenuItemView } from './service.ts';
@@ -12,15 +12,17 @@ import { createRestaurantService, toMenuItemView } from './service.ts';
 export default fp(
   async (app: FastifyInstance) => {
     const referenceChecks: MenuItemReferenceCheck[] = [];
+    const deletionHooks: MenuItemDeletionHook[] = [];
     const gateway: RestaurantGateway = {
       async findMenuItems(uow, ids) {
         const rows = await restaurantRepository.byIds(uow.tx, uow.tenantId, ids);
         return new Map(rows.map((r) => [r.id, { ...toMenuItemView(r), price: r.price }]));
       },
       registerReferenceCheck: (check) => void referenceChecks.push(check),
+      registerDeletionHook: (hook) => void deletionHooks.push(hook),
     };
     app.decorate('restaurant', gateway);
-    await app.register(restaurantRoutes, { prefix: '/api/v1/restaurant', service: createRestaurantService(app, referenceChecks) });
+    await app.register(restaurantRoutes, { prefix: '/api/v1/restaurant', service: createRestaurantService(app, referenceChecks, deletionHooks) });
   },
   { name: 'restaurant', dependencies: ['database', 'auth-guard', 'auth'] },
 );

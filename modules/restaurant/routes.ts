@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { bearerAuth } from '../../shared/auth-guard.ts';
 import { decodeCursor, Id, MinorUnits, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
 import type { RestaurantService } from './service.ts';
@@ -26,17 +25,14 @@ const ItemParams = z.object({ id: Id });
 
 /** HTTP routes of the restaurant module, mounted at `/api/v1/restaurant`. */
 export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantService }> = async (app, { service }) => {
-  const writers = app.requireRole('owner', 'manager');
-  const anyone = app.requireRole();
 
   app.post(
     '/menu-items',
     {
-      preHandler: writers,
+      config: { roles: ['owner', 'manager'] },
       schema: {
         tags: ['restaurant'],
         summary: 'Add a menu item',
-        security: bearerAuth,
         body: z.object({ name: Name, sku: Sku.optional(), price: MinorUnits, category: Category.optional(), available: z.boolean().default(true) }),
         response: { 201: MenuItem, ...problemResponses(401, 403, 409) },
       },
@@ -47,11 +43,10 @@ export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantServic
   app.get(
     '/menu-items',
     {
-      preHandler: anyone,
+      config: { roles: 'any' },
       schema: {
         tags: ['restaurant'],
         summary: 'List menu items (archived ones are hidden)',
-        security: bearerAuth,
         querystring: PageQuery.extend({ category: Category.optional() }),
         response: { 200: pageOf(MenuItem), ...problemResponses(401, 403) },
       },
@@ -63,11 +58,10 @@ export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantServic
   app.get(
     '/menu-items/:id',
     {
-      preHandler: anyone,
+      config: { roles: 'any' },
       schema: {
         tags: ['restaurant'],
         summary: 'Get a menu item',
-        security: bearerAuth,
         params: ItemParams,
         response: { 200: MenuItem, ...problemResponses(401, 403, 404) },
       },
@@ -78,11 +72,10 @@ export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantServic
   app.patch(
     '/menu-items/:id',
     {
-      preHandler: writers,
+      config: { roles: ['owner', 'manager'] },
       schema: {
         tags: ['restaurant'],
         summary: 'Change a menu item (only the fields sent)',
-        security: bearerAuth,
         params: ItemParams,
         body: z
           .object({ name: Name, sku: Sku.nullable(), price: MinorUnits, category: Category.nullable(), available: z.boolean() })
@@ -97,11 +90,10 @@ export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantServic
   app.delete(
     '/menu-items/:id',
     {
-      preHandler: writers,
+      config: { roles: ['owner', 'manager'] },
       schema: {
         tags: ['restaurant'],
         summary: 'Delete a menu item; an item that orders reference is archived instead (available: false)',
-        security: bearerAuth,
         params: ItemParams,
         response: { 204: z.undefined().describe('Deleted or archived'), ...problemResponses(401, 403, 404) },
       },

@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../../shared/database.ts';
 import { toPage } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
-import type { MenuItemReferenceCheck } from './gateway.ts';
+import type { MenuItemDeletionHook, MenuItemReferenceCheck } from './gateway.ts';
 import { restaurantRepository as repo, type MenuItemRow } from './repository.ts';
 
 /** A menu item as the API shows it; `price` in minor units of `currency`. */
@@ -37,7 +37,7 @@ const duplicateSku = (sku: string) =>
   problems.conflict('duplicate-sku', 'Duplicate SKU', `Another menu item of this restaurant already has SKU "${sku}".`, { sku });
 
 /** Use cases of the restaurant module (the menu). */
-export function createRestaurantService(app: FastifyInstance, referenceChecks: MenuItemReferenceCheck[]) {
+export function createRestaurantService(app: FastifyInstance, referenceChecks: MenuItemReferenceCheck[], deletionHooks: MenuItemDeletionHook[] = []) {
   const withSkuGuard = async <T>(sku: string | null | undefined, work: () => Promise<T>): Promise<T> => {
     try {
       return await work();
@@ -113,6 +113,7 @@ export function createRestaurantService(app: FastifyInstance, referenceChecks: M
           }
         }
         await repo.delete(uow.tx, uow.tenantId, id);
+        for (const onDeleted of deletionHooks) await onDeleted(uow, id);
         return 'deleted' as const;
       });
     },
