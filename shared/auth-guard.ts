@@ -76,7 +76,7 @@ export const bearerAuth = [{ bearerAuth: [] }];
  * `requireRole` guard. The tenant of every guarded request comes only from the verified token.
  */
 export const authGuardPlugin = fp(
-  async (app: FastifyInstance, opts: { secret: string; accessTokenTtlSeconds: number }) => {
+  async (app: FastifyInstance, opts: { secret: string; accessTokenTtlSeconds: number; refreshTokenTtlSeconds?: number }) => {
     await app.register(fastifyJwt, {
       secret: opts.secret,
       sign: { algorithm: 'HS256', expiresIn: opts.accessTokenTtlSeconds },

@@ -33,6 +33,8 @@ export interface AppConfig {
     secretGenerated: boolean;
     /** Lifetime of an access token in seconds. */
     accessTokenTtlSeconds: number;
+    /** Lifetime of a refresh token (and so of a login session) in seconds. */
+    refreshTokenTtlSeconds: number;
   };
 }
 
@@ -66,6 +68,7 @@ const EnvSchema = z.object({
   EVENT_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(5),
   EVENT_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
+  REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
 });
 
 /**
@@ -105,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       secret: e.JWT_SECRET ?? randomBytes(48).toString('base64url'),
       secretGenerated: !e.JWT_SECRET,
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_DAYS * 86_400,
     },
   };
 }

@@ -79,7 +79,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await app.register(serviceRoutes);
 
   // Modules (bounded contexts), each a plugin exposing its gateway
-  await app.register(authModule);
+  await app.register(authModule, { loginRateLimit: config.loginRateLimit, refreshTokenTtlSeconds: config.jwt.refreshTokenTtlSeconds });
   await app.register(restaurantModule);
   await app.register(inventoryModule);
   await app.register(paymentsModule, options.payments ?? {});

@@ -43,6 +43,11 @@ export const authRepository = {
     return row;
   },
 
+  async setActive(tx: Transaction, tenantId: string, id: string, active: boolean): Promise<UserRow | undefined> {
+    const [row] = await tx.update(users).set({ active }).where(and(eq(users.tenantId, tenantId), eq(users.id, id))).returning();
+    return row;
+  },
+
   /** Staff ordered by id (creation order), `limit` rows after `afterId`. */
   async listUsers(tx: Transaction, tenantId: string, limit: number, afterId?: string): Promise<UserRow[]> {
     return tx

@@ -1,8 +1,10 @@
+import fastifyRateLimit from '@fastify/rate-limit';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ROLES } from '../../shared/auth-guard.ts';
 import { CurrencyCode, decodeCursor, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
-import { problemResponses } from '../../shared/problem-details.ts';
+import { ProblemError, problemResponses } from '../../shared/problem-details.ts';
 import type { AuthService } from './service.ts';
 
 // NIST SP 800-63B §5.1.1: at least 8 characters; we cap at 128 to bound hashing work.
@@ -33,10 +35,48 @@ const Tenant = z
 const Staff = z
   .object({ id: z.uuid(), email: z.string(), role: z.enum(ROLES), tenantId: z.uuid(), active: z.boolean(), createdAt: Timestamp })
   .meta({ id: 'Staff' });
-const Token = { accessToken: z.string(), tokenType: z.literal('Bearer'), expiresIn: z.number().int().describe('Seconds') };
+const Token = {
+  accessToken: z.string(),
+  tokenType: z.literal('Bearer'),
+  expiresIn: z.number().int().describe('Access token lifetime, seconds (15 min by default)'),
+  refreshToken: z.string().describe('Opaque; exchange it at POST /refresh. Rotates on every use.'),
+  refreshExpiresIn: z.number().int().describe('Refresh token lifetime, seconds'),
+};
+const RefreshBody = z.object({ refreshToken: z.string().min(1).max(200) });
+
+/** Options of the auth routes: the login rate limits (attempts per minute). */
+export interface AuthRoutesOptions {
+  service: AuthService;
+  loginRateLimit: { perIpPerMinute: number; perAccountPerMinute: number };
+}
 
 /** HTTP routes of the auth module, mounted at `/api/v1/auth`. */
-export const authRoutes: FastifyPluginAsyncZod<{ service: AuthService }> = async (app, { service }) => {
+export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, { service, loginRateLimit }) => {
+  // Login is rate-limited twice: per client IP (before the body is read) and per tenant + email
+  // (credential stuffing from many IPs against one account). 429 problem with Retry-After.
+  await app.register(fastifyRateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new ProblemError(429, `Too many login attempts; retry in ${Math.ceil(context.ttl / 1000)} s.`, { type: 'rate-limited', title: 'Too Many Requests' }),
+  });
+  const perIp = app.rateLimit({ max: loginRateLimit.perIpPerMinute, timeWindow: 60_000, keyGenerator: (request: FastifyRequest) => `ip:${request.ip}` });
+  // A second limiter on the same route needs createRateLimit (rateLimit runs once per request).
+  const accountLimit = app.createRateLimit({
+    max: loginRateLimit.perAccountPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request: FastifyRequest) => {
+      const body = request.body as { tenant?: string; email?: string };
+      return `account:${String(body.tenant).trim().toLowerCase()}:${String(body.email).trim().toLowerCase()}`;
+    },
+  });
+  const perAccount = async (request: FastifyRequest, reply: FastifyReply) => {
+    const limit = await accountLimit(request);
+    if (!limit.isAllowed && limit.isExceeded) {
+      reply.header('retry-after', String(limit.ttlInSeconds));
+      throw new ProblemError(429, `Too many login attempts for this account; retry in ${limit.ttlInSeconds} s.`, { type: 'rate-limited', title: 'Too Many Requests' });
+    }
+  };
+
   app.post(
     '/signup',
     {
@@ -58,25 +98,62 @@ export const authRoutes: FastifyPluginAsyncZod<{ service: AuthService }> = async
       },
     },
     async (request, reply) => {
-      const { tenant, user } = await service.signup(request.body);
+      const { tenant, user, session } = await service.signup(request.body);
       const token = app.issueAccessToken({ userId: user.id, tenantId: tenant.id, role: user.role });
-      return reply.code(201).send({ tenant, user, ...token });
+      return reply.code(201).send({ tenant, user, ...token, ...session });
     },
   );
 
   app.post(
     '/login',
     {
+      onRequest: perIp,
+      preHandler: perAccount,
       schema: {
         tags: ['auth'],
-        summary: 'Exchange tenant slug, email and password for an access token',
+        summary: 'Exchange tenant slug, email and password for an access token and a refresh token',
+        description: 'Rate-limited per client IP and per tenant + email: 429 problem with a Retry-After header.',
         body: z.object({ tenant: z.string().min(1).max(64).describe('Tenant slug'), email: z.string().min(1).max(254), password: z.string().min(1).max(128) }),
-        response: { 200: z.object({ ...Token, user: Staff }), ...problemResponses(401) },
+        response: { 200: z.object({ ...Token, user: Staff }), ...problemResponses(401, 429) },
       },
     },
     async (request) => {
-      const user = await service.login(request.body);
-      return { ...app.issueAccessToken({ userId: user.id, tenantId: user.tenantId, role: user.role }), user };
+      const { user, session } = await service.login(request.body);
+      return { ...app.issueAccessToken({ userId: user.id, tenantId: user.tenantId, role: user.role }), ...session, user };
+    },
+  );
+
+  app.post(
+    '/refresh',
+    {
+      onRequest: perIp,
+      schema: {
+        tags: ['auth'],
+        summary: 'Rotate a refresh token: a new access token and a new refresh token',
+        description: 'Each refresh token works once. Presenting a rotated one again revokes the whole session (stolen-token detection).',
+        body: RefreshBody,
+        response: { 200: z.object({ ...Token, user: Staff }), ...problemResponses(401, 429) },
+      },
+    },
+    async (request) => {
+      const { user, session } = await service.refresh(request.body.refreshToken);
+      return { ...app.issueAccessToken({ userId: user.id, tenantId: user.tenantId, role: user.role }), ...session, user };
+    },
+  );
+
+  app.post(
+    '/logout',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'End the session of a refresh token (always 204)',
+        body: RefreshBody,
+        response: { 204: z.undefined().describe('Session ended'), ...problemResponses() },
+      },
+    },
+    async (request, reply) => {
+      await service.logout(request.body.refreshToken);
+      return reply.code(204).send();
     },
   );
 
@@ -108,6 +185,21 @@ export const authRoutes: FastifyPluginAsyncZod<{ service: AuthService }> = async
       },
     },
     async (request, reply) => reply.code(201).send(await service.createUser(request.principal, request.body)),
+  );
+
+  app.patch(
+    '/users/:id',
+    {
+      config: { roles: ['owner', 'manager'] },
+      schema: {
+        tags: ['auth'],
+        summary: 'Activate or deactivate a staff member (deactivation ends their sessions)',
+        params: z.object({ id: z.uuid() }),
+        body: z.object({ active: z.boolean() }),
+        response: { 200: Staff, ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request) => service.setActive(request.principal, request.params.id, request.body.active),
   );
 
   app.get(

@@ -7,6 +7,7 @@ import { ProblemError, problems } from '../../shared/problem-details.ts';
 import type { TenantProfile } from './gateway.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { authRepository as repo, type TenantRow, type UserRow } from './repository.ts';
+import { parseRefreshToken, sessions } from './sessions.ts';
 
 /** A staff member as the API shows it (never the password hash). */
 export interface StaffView {
@@ -58,8 +59,18 @@ const toStaffView = (u: UserRow): StaffView => ({
   createdAt: u.createdAt.toISOString(),
 });
 
+/** Options of the auth use cases. */
+export interface AuthServiceOptions {
+  /** Lifetime of refresh tokens in seconds. */
+  refreshTokenTtlSeconds: number;
+}
+
+const invalidRefreshToken = () =>
+  new ProblemError(401, 'The refresh token is invalid, expired or revoked. Log in again.', { type: 'invalid-refresh-token', title: 'Invalid refresh token' });
+
 /** Use cases of the auth module. */
-export function createAuthService(app: FastifyInstance) {
+export function createAuthService(app: FastifyInstance, opts: AuthServiceOptions) {
+  const ttl = opts.refreshTokenTtlSeconds;
   return {
     /**
      * Creates a tenant and its owner. The slug comes from the name and is made unique by a
@@ -88,7 +99,8 @@ export function createAuthService(app: FastifyInstance) {
               passwordHash,
               role: 'owner',
             });
-            return { tenant: toTenantProfile(tenant), user: toStaffView(user) };
+            const session = await sessions.issue(tx, tenantId, user.id, ttl);
+            return { tenant: toTenantProfile(tenant), user: toStaffView(user), session };
           });
         } catch (error) {
           if (!isUniqueViolation(error)) throw error;
@@ -105,7 +117,66 @@ export function createAuthService(app: FastifyInstance) {
         : undefined;
       const ok = await verifyPassword(user?.active ? user.passwordHash : undefined, input.password);
       if (!ok || !user) throw invalidCredentials();
-      return toStaffView(user);
+      const session = await app.runInTenant(user.tenantId, ({ tx }) => sessions.issue(tx, user.tenantId, user.id, ttl));
+      return { user: toStaffView(user), session };
+    },
+
+    /**
+     * Exchanges a refresh token for a new access token and a new refresh token (rotation). A
+     * token that was already rotated is a stolen one: its whole family is revoked.
+     * @throws ProblemError 401 invalid, expired, revoked or reused token, or deactivated user.
+     */
+    async refresh(refreshToken: string) {
+      const parsed = parseRefreshToken(refreshToken);
+      if (!parsed) throw invalidRefreshToken();
+      const outcome = await app.runInTenant(parsed.tenantId, async ({ tx, tenantId }) => {
+        const current = await sessions.find(tx, tenantId, parsed.secret);
+        if (!current || current.revokedAt || current.expiresAt <= new Date()) return { ok: false as const };
+        if (current.rotatedAt) {
+          await sessions.revokeFamily(tx, tenantId, current.familyId); // reuse detected: committed, then 401
+          return { ok: false as const };
+        }
+        const user = await repo.userById(tx, tenantId, current.userId);
+        if (!user?.active) {
+          await sessions.revokeFamily(tx, tenantId, current.familyId);
+          return { ok: false as const };
+        }
+        await sessions.markRotated(tx, tenantId, current.id);
+        return { ok: true as const, user: toStaffView(user), session: await sessions.issue(tx, tenantId, user.id, ttl, current.familyId) };
+      });
+      if (!outcome.ok) throw invalidRefreshToken();
+      return outcome;
+    },
+
+    /** Ends the session (the refresh token's family). Unknown tokens are ignored: logout always succeeds. */
+    async logout(refreshToken: string): Promise<void> {
+      const parsed = parseRefreshToken(refreshToken);
+      if (!parsed) return;
+      await app.runInTenant(parsed.tenantId, async ({ tx, tenantId }) => {
+        const current = await sessions.find(tx, tenantId, parsed.secret);
+        if (current) await sessions.revokeFamily(tx, tenantId, current.familyId);
+      });
+    },
+
+    /**
+     * Activates or deactivates a staff member; deactivating ends all their sessions (refresh
+     * tokens; access tokens expire within their 15-minute lifetime, and `GET /me` refuses them).
+     * Owners manage managers and cashiers, managers manage cashiers; nobody changes an owner or
+     * themselves.
+     * @throws ProblemError 404 unknown user, 403 not allowed.
+     */
+    async setActive(principal: Principal, userId: string, active: boolean) {
+      return app.runInTenant(principal.tenantId, async ({ tx, tenantId }) => {
+        const target = await repo.userById(tx, tenantId, userId);
+        if (!target) throw problems.notFound('No such staff member.');
+        if (target.id === principal.userId) throw problems.forbidden('You cannot deactivate yourself.');
+        if (target.role === 'owner' || (principal.role === 'manager' && target.role !== 'cashier')) {
+          throw problems.forbidden(`A ${principal.role} cannot change a ${target.role}.`);
+        }
+        const updated = await repo.setActive(tx, tenantId, userId, active);
+        if (!active) await sessions.revokeUser(tx, tenantId, userId);
+        return toStaffView(updated!);
+      });
     },
 
     /** @throws ProblemError 401 when the token's user no longer exists or is deactivated. */
