@@ -43,16 +43,18 @@ const MIGRATION_LOCK_KEY = 7_300_001;
 /**
  * Opens the database described by `config`: postgres.js for `kind: 'postgres'`, or the embedded
  * PGlite (PostgreSQL compiled to WASM) for `kind: 'pglite'` with its files in `dataDir`
- * (`memory://` for an in-memory database).
+ * (`memory://` for an in-memory database). `onQuery` sees every statement drizzle sends (for
+ * benchmarks and debugging).
  */
-export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHandle> {
+export async function openDatabase(config: DatabaseConfig, options: { onQuery?: (query: string, params: unknown[]) => void } = {}): Promise<DatabaseHandle> {
+  const logger = options.onQuery ? { logQuery: options.onQuery } : undefined;
   if (config.kind === 'postgres') {
     const client = postgres(config.url, {
       max: config.poolMax,
       onnotice: () => {},
       connection: { application_name: 'pos-api' },
     });
-    const db = drizzlePostgres({ client }) as unknown as Database;
+    const db = drizzlePostgres({ client, ...(logger ? { logger } : {}) }) as unknown as Database;
     return {
       kind: 'postgres',
       db,
@@ -77,7 +79,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHand
 
   if (!config.dataDir.startsWith('memory://')) await mkdir(config.dataDir, { recursive: true });
   const client = await PGlite.create(config.dataDir);
-  const db = drizzlePglite({ client }) as unknown as Database;
+  const db = drizzlePglite({ client, ...(logger ? { logger } : {}) }) as unknown as Database;
   return {
     kind: 'pglite',
     db,
