@@ -12,8 +12,11 @@ import type { DatabaseConfig } from './config.ts';
 
 /** The drizzle database, the same type on postgres.js and on PGlite. */
 export type Database = PgDatabase<PgQueryResultHKT>;
-/** A drizzle transaction on {@link Database}. */
-export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+/**
+ * The query handle of an open transaction: a drizzle database bound to the transaction's
+ * connection (select, insert, update, delete, execute). Never call `transaction()` on it.
+ */
+export type Transaction = Database;
 
 /** An open database: the drizzle handle plus its lifecycle. */
 export interface DatabaseHandle {
@@ -21,6 +24,13 @@ export interface DatabaseHandle {
   readonly db: Database;
   /** The driver underneath, for infrastructure that needs its own access (the job queue). */
   readonly driver: { kind: 'postgres'; url: string } | { kind: 'pglite'; client: PGlite };
+  /**
+   * Runs `work` in a transaction that first sets `settings` as transaction-local configuration
+   * (`set_config(name, value, true)`, e.g. `app.tenant_id` and `role`), commits when `work`
+   * resolves and rolls back when it throws. On PostgreSQL, BEGIN and the settings go out in one
+   * write (pipelined), saving a round trip on every request.
+   */
+  transaction<T>(settings: Record<string, string>, work: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Resolves true when the database answers a trivial query within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<boolean>;
   /**
@@ -59,6 +69,30 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
       kind: 'postgres',
       db,
       driver: { kind: 'postgres', url: config.url },
+      async transaction(settings, work) {
+        const connection = await client.reserve();
+        // drizzle reads the (already drizzle-adjusted) type parsers from `options`, which a
+        // reserved connection shares with its pool but does not expose.
+        Object.assign(connection, { options: client.options });
+        try {
+          const names = Object.keys(settings);
+          const values = Object.values(settings);
+          const setConfig = names.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ');
+          // Queued in the same tick, both statements leave in one write: one round trip.
+          await Promise.all([connection.unsafe('begin'), connection.unsafe(`select ${setConfig}`, names.flatMap((n, i) => [n, values[i]!]))]);
+          let result: Awaited<ReturnType<typeof work>>;
+          try {
+            result = await work(drizzlePostgres({ client: connection, ...(logger ? { logger } : {}) }) as unknown as Transaction);
+          } catch (error) {
+            await connection.unsafe('rollback').catch(() => {});
+            throw error;
+          }
+          await connection.unsafe('commit');
+          return result;
+        } finally {
+          connection.release();
+        }
+      },
       ping: (timeoutMs = 2000) => withTimeout(client`select 1`.then(() => true), timeoutMs),
       async migrate() {
         // One dedicated connection so the session-level advisory lock covers the whole run:
@@ -84,6 +118,11 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
     kind: 'pglite',
     db,
     driver: { kind: 'pglite', client },
+    transaction: (settings, work) =>
+      db.transaction(async (tx) => {
+        for (const [name, value] of Object.entries(settings)) await tx.execute(sql`select set_config(${name}, ${value}, true)`);
+        return work(tx as unknown as Transaction);
+      }),
     ping: (timeoutMs = 2000) => withTimeout(client.query('select 1').then(() => true), timeoutMs),
     async migrate() {
       await migratePglite(drizzlePglite({ client }), { migrationsFolder: MIGRATIONS_FOLDER });

@@ -34,7 +34,8 @@ export type EventHandler<E extends DomainEvent> = (uow: UnitOfWork, event: E) =>
  * Publish/subscribe between modules with a transactional outbox.
  *
  * - `publish` writes the events as jobs in the caller's transaction (pg-boss `insert` through its
- *   drizzle adapter): they exist if and only if the change that caused them commits.
+ *   drizzle adapter, just before COMMIT): they exist if and only if the change that caused them
+ *   commits.
  * - Each (subscriber, event type) pair is its own pg-boss queue, so every subscriber gets every
  *   event at least once, and with several app instances each event is handled by one of them
  *   (`SKIP LOCKED`). The inbox table (`kernel.inbox`) makes handling effectively once: the
@@ -94,6 +95,7 @@ export const eventBusPlugin = fp(
     boss.on('warning', (warning) => app.log.warn({ warning }, 'event bus warning'));
 
     const handlers = new Map<string, Array<{ subscriber: string; queue: string; handler: EventHandler<DomainEvent> }>>();
+    const pending = new WeakMap<UnitOfWork, DomainEvent[]>();
     let started = false;
 
     const handle = async (subscriber: string, handler: EventHandler<DomainEvent>, job: JobWithMetadata<DomainEvent>) => {
@@ -112,15 +114,23 @@ export const eventBusPlugin = fp(
     const bus: EventBus = {
       boss,
       async publish(uow, ...events) {
-        const byQueue = new Map<string, DomainEvent[]>();
-        for (const event of events) {
-          for (const { queue } of handlers.get(event.type) ?? []) {
-            byQueue.set(queue, [...(byQueue.get(queue) ?? []), event]);
-          }
+        // Buffered per unit of work and written just before COMMIT, all queues at once
+        // (pipelined): still inside the transaction, so the outbox guarantee holds.
+        let buffer = pending.get(uow);
+        if (!buffer) {
+          const created: DomainEvent[] = [];
+          buffer = created;
+          pending.set(uow, created);
+          uow.beforeCommit(async () => {
+            const byQueue = new Map<string, DomainEvent[]>();
+            for (const event of created) {
+              for (const { queue } of handlers.get(event.type) ?? []) byQueue.set(queue, [...(byQueue.get(queue) ?? []), event]);
+            }
+            const db = fromDrizzle(uow.tx as unknown as DrizzleTransactionLike, sql);
+            await Promise.all([...byQueue].map(([queue, batch]) => boss.insert(queue, batch.map((data) => ({ data })), { db })));
+          });
         }
-        for (const [queue, batch] of byQueue) {
-          await boss.insert(queue, batch.map((data) => ({ data })), { db: fromDrizzle(uow.tx as unknown as DrizzleTransactionLike, sql) });
-        }
+        buffer.push(...events);
       },
       subscribe(type, subscriber, handler) {
         if (started) throw new Error(`subscribe(${type}, ${subscriber}) after the event bus started`);

@@ -21,7 +21,7 @@ export const databasePlugin = fp(
     app.decorate('database', opts.database);
     app.decorate(
       'runInTenant',
-      createUnitOfWorkRunner(opts.database.db, (error) => app.log.error({ err: error }, 'unit-of-work hook failed')),
+      createUnitOfWorkRunner(opts.database, (error) => app.log.error({ err: error }, 'unit-of-work hook failed')),
     );
   },
   { name: 'database' },

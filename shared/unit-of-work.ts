@@ -1,5 +1,4 @@
-import { sql } from 'drizzle-orm';
-import type { Database, Transaction } from './database.ts';
+import type { DatabaseHandle, Transaction } from './database.ts';
 
 type Hook = () => void | Promise<void>;
 
@@ -16,6 +15,11 @@ export interface UnitOfWork {
   readonly tenantId: string;
   /** The drizzle transaction. Only the module that owns a table may query it. */
   readonly tx: Transaction;
+  /**
+   * Runs `hook` inside the transaction once the work is done, just before COMMIT. Hooks run
+   * concurrently, so their statements are pipelined (e.g. the outbox inserts of domain events).
+   */
+  beforeCommit(hook: Hook): void;
   /** Runs `hook` after a successful commit (e.g. capture an authorised card payment). */
   afterCommit(hook: Hook): void;
   /** Runs `hook` after a rollback (e.g. void an authorised card payment). */
@@ -37,7 +41,7 @@ export type RunInTenant = <T>(tenantId: string, work: (uow: UnitOfWork) => Promi
  * @throws whatever `work` throws, after the rollback hooks ran.
  */
 export function createUnitOfWorkRunner(
-  db: Database,
+  database: Pick<DatabaseHandle, 'transaction'>,
   onHookError: (error: unknown) => void = () => {},
 ): RunInTenant {
   const runHooks = async (hooks: Hook[]) => {
@@ -50,18 +54,21 @@ export function createUnitOfWorkRunner(
     }
   };
   return async (tenantId, work) => {
+    const committing: Hook[] = [];
     const committed: Hook[] = [];
     const rolledBack: Hook[] = [];
     let result;
     try {
-      result = await db.transaction(async (tx) => {
-        await tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true), set_config('role', ${TENANT_ROLE}, true)`);
-        return work({
+      result = await database.transaction({ 'app.tenant_id': tenantId, role: TENANT_ROLE }, async (tx) => {
+        const value = await work({
           tenantId,
           tx,
+          beforeCommit: (hook) => committing.push(hook),
           afterCommit: (hook) => committed.push(hook),
           onRollback: (hook) => rolledBack.push(hook),
         });
+        if (committing.length > 0) await Promise.all(committing.map((hook) => hook()));
+        return value;
       });
     } catch (error) {
       await runHooks(rolledBack);

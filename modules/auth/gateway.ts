@@ -20,7 +20,7 @@ export interface TenantProfile {
 /** Calls other modules may make into auth. */
 export interface AuthGateway {
   /**
-   * The tenant of the unit of work.
+   * The tenant of the unit of work. Served from a per-instance cache for up to 30 s.
    * @throws ProblemError 404 when the tenant does not exist (e.g. deleted after the token was issued).
    */
   getTenant(uow: UnitOfWork): Promise<TenantProfile>;

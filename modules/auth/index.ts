@@ -1,7 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { problems } from '../../shared/problem-details.ts';
-import type { AuthGateway } from './gateway.ts';
+import type { AuthGateway, TenantProfile } from './gateway.ts';
+
+/** How long an instance reuses a tenant profile (currency, tax rate, time zone) it has read. */
+export const TENANT_CACHE_MS = 30_000;
 import { authRepository } from './repository.ts';
 import { authRoutes } from './routes.ts';
 import { createAuthService, toTenantProfile } from './service.ts';
@@ -18,11 +21,19 @@ export interface AuthModuleOptions {
  */
 export default fp<AuthModuleOptions>(
   async (app: FastifyInstance, opts) => {
+    // Tenant profiles are read on every order; they change rarely (currency never), so each
+    // instance keeps them for a short while instead of asking the database every time.
+    const cache = new Map<string, { profile: TenantProfile; expires: number }>();
     const gateway: AuthGateway = {
       async getTenant(uow) {
+        const hit = cache.get(uow.tenantId);
+        if (hit && hit.expires > Date.now()) return hit.profile;
         const tenant = await authRepository.tenantById(uow.tx, uow.tenantId);
         if (!tenant) throw problems.notFound('The tenant of this token does not exist.');
-        return toTenantProfile(tenant);
+        const profile = toTenantProfile(tenant);
+        if (cache.size > 10_000) cache.clear();
+        cache.set(uow.tenantId, { profile, expires: Date.now() + TENANT_CACHE_MS });
+        return profile;
       },
     };
     app.decorate('auth', gateway);

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, gte, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, inArray, lte, sql } from 'drizzle-orm';
 import type { Transaction } from '../../shared/database.ts';
 import { stockLevels, stockMovements } from './schema.ts';
 
@@ -13,6 +13,13 @@ export const inventoryRepository = {
       .where(and(eq(stockLevels.tenantId, tenantId), eq(stockLevels.menuItemId, menuItemId)));
     const [row] = forUpdate ? await q.for('update') : await q;
     return row;
+  },
+
+  async byItems(tx: Transaction, tenantId: string, menuItemIds: string[]): Promise<StockLevelRow[]> {
+    return tx
+      .select()
+      .from(stockLevels)
+      .where(and(eq(stockLevels.tenantId, tenantId), inArray(stockLevels.menuItemId, menuItemIds)));
   },
 
   async upsert(tx: Transaction, row: { tenantId: string; menuItemId: string; onHand: number; lowStockThreshold?: number | undefined }): Promise<StockLevelRow> {

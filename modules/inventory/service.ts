@@ -122,23 +122,25 @@ export function createInventoryService(app: FastifyInstance) {
 
     /** Gateway: see {@link import('./gateway.ts').InventoryGateway.takeStock}. */
     async takeStock(uow: UnitOfWork, lines: readonly StockLine[]): Promise<StockLevelChange[]> {
-      const changed: StockLevelRow[] = [];
-      // A fixed lock order (by id) makes concurrent multi-line orders deadlock-free.
-      for (const line of [...lines].sort((a, b) => (a.menuItemId < b.menuItemId ? -1 : 1))) {
-        const row = await repo.addIfNonNegative(uow.tx, uow.tenantId, line.menuItemId, -line.quantity);
-        if (row) {
-          changed.push(row);
-          continue;
+      // A fixed lock order (by id) makes concurrent multi-line orders deadlock-free. The updates
+      // are sent together (pipelined: one round trip) and run in that order.
+      const sorted = [...lines].sort((a, b) => (a.menuItemId < b.menuItemId ? -1 : 1));
+      const rows = await Promise.all(sorted.map((line) => repo.addIfNonNegative(uow.tx, uow.tenantId, line.menuItemId, -line.quantity)));
+      const unchanged = sorted.filter((_, i) => !rows[i]);
+      if (unchanged.length > 0) {
+        const levels = await repo.byItems(uow.tx, uow.tenantId, unchanged.map((l) => l.menuItemId));
+        for (const line of unchanged) {
+          const current = levels.find((l) => l.menuItemId === line.menuItemId);
+          if (!current) continue; // untracked: made to order
+          throw problems.conflict(
+            'insufficient-stock',
+            'Insufficient stock',
+            `Not enough stock for menu item ${line.menuItemId}: ${line.quantity} requested, ${current.onHand} on hand.`,
+            { menuItemId: line.menuItemId, requested: line.quantity, onHand: current.onHand },
+          );
         }
-        const current = await repo.byItem(uow.tx, uow.tenantId, line.menuItemId);
-        if (!current) continue; // untracked: made to order
-        throw problems.conflict(
-          'insufficient-stock',
-          'Insufficient stock',
-          `Not enough stock for menu item ${line.menuItemId}: ${line.quantity} requested, ${current.onHand} on hand.`,
-          { menuItemId: line.menuItemId, requested: line.quantity, onHand: current.onHand },
-        );
       }
+      const changed = rows.filter((r): r is StockLevelRow => r !== undefined);
       await publishChanges(uow, changed);
       return changed.map(toChange);
     },

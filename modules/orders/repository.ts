@@ -8,21 +8,22 @@ export type OrderLineRow = typeof orderLines.$inferSelect;
 /** Data access of the orders module; every function takes the transaction it runs in. */
 export const ordersRepository = {
   /**
-   * Next order number of the tenant (1, 2, ...). Locks the tenant's counter row until commit,
-   * so numbers are unique, gap-free (a rollback gives the number back) and increasing.
+   * Writes an order and its lines with the tenant's next number (1, 2, ...). The counter upsert,
+   * the order insert (reading the bumped counter) and the lines insert are sent together
+   * (pipelined: one round trip). The counter row stays locked until commit, so numbers are
+   * unique, gap-free (a rollback gives the number back) and increasing.
    */
-  async nextNumber(tx: Transaction, tenantId: string): Promise<number> {
-    const [row] = await tx
+  async insertNumbered(tx: Transaction, order: Omit<typeof orders.$inferInsert, 'number'>, lines: (typeof orderLines.$inferInsert)[]): Promise<OrderRow> {
+    const bumpCounter = tx
       .insert(orderCounters)
-      .values({ tenantId, lastNumber: 1 })
-      .onConflictDoUpdate({ target: orderCounters.tenantId, set: { lastNumber: sql`${orderCounters.lastNumber} + 1` } })
-      .returning({ n: orderCounters.lastNumber });
-    return row!.n;
-  },
-
-  async insert(tx: Transaction, order: typeof orders.$inferInsert, lines: (typeof orderLines.$inferInsert)[]): Promise<OrderRow> {
-    const [row] = await tx.insert(orders).values(order).returning();
-    await tx.insert(orderLines).values(lines);
+      .values({ tenantId: order.tenantId, lastNumber: 1 })
+      .onConflictDoUpdate({ target: orderCounters.tenantId, set: { lastNumber: sql`${orderCounters.lastNumber} + 1` } });
+    const insertOrder = tx
+      .insert(orders)
+      .values({ ...order, number: sql`(select ${orderCounters.lastNumber} from ${orderCounters} where ${orderCounters.tenantId} = ${order.tenantId})` })
+      .returning();
+    const insertLines = tx.insert(orderLines).values(lines);
+    const [, [row]] = await Promise.all([bumpCounter, insertOrder, insertLines]);
     return row!;
   },
 

@@ -121,13 +121,11 @@ export function createOrdersService(app: FastifyInstance) {
         const payment = await app.payments.collect(uow, { orderId, amount: total, currency: tenant.currency, instruction: input.payment });
         await app.inventory.takeStock(uow, stockLines(lines));
         // Numbered last: the counter row stays locked only for the rest of this transaction.
-        const number = await repo.nextNumber(uow.tx, uow.tenantId);
-        const order = await repo.insert(
+        const order = await repo.insertNumbered(
           uow.tx,
           {
             tenantId: uow.tenantId,
             id: orderId,
-            number,
             status: 'paid',
             currency: tenant.currency,
             subtotal,
@@ -139,6 +137,7 @@ export function createOrdersService(app: FastifyInstance) {
           },
           lines.map((l) => ({ ...l, tenantId: uow.tenantId, orderId })),
         );
+        const number = order.number;
         const view = toView(order, lines.map((l) => ({ ...l, tenantId: uow.tenantId, orderId })), payment);
         await app.events.publish(
           uow,
