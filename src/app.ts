@@ -2,7 +2,7 @@ import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
-import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { validatorCompiler } from 'fastify-type-provider-zod';
 import authModule from '../modules/auth/index.ts';
 import inventoryModule from '../modules/inventory/index.ts';
 import ordersModule from '../modules/orders/index.ts';
@@ -16,6 +16,7 @@ import { eventBusPlugin } from '../shared/event-bus.ts';
 import { idempotencyPlugin } from '../shared/idempotency.ts';
 import { databasePlugin } from '../shared/kernel-plugins.ts';
 import { problemDetailsPlugin } from '../shared/problem-details.ts';
+import { zodResponseSerializerCompiler } from '../shared/response-serializer.ts';
 import { apiDocsPlugin } from './api-docs.ts';
 import { serviceRoutes } from './service-routes.ts';
 
@@ -53,7 +54,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     genReqId: () => crypto.randomUUID(),
   });
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(zodResponseSerializerCompiler);
 
   if (config.jwt.secretGenerated) {
     app.log.warn('JWT_SECRET is not set: using a random secret; tokens will not survive a restart. Set JWT_SECRET (32+ chars).');
