@@ -1,6 +1,16 @@
 # syntax=docker/dockerfile:1
-# Multi-stage build: production dependencies only, Node 24 runs the TypeScript sources directly
-# (type stripping), as an unprivileged user.
+# Multi-stage build on Node 24: compile TypeScript with the dev dependencies, then ship only the
+# compiled JavaScript, the migrations and the production dependencies, run as an unprivileged user.
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY modules ./modules
+COPY shared ./shared
+RUN npm run build
+
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -10,13 +20,11 @@ FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 PGLITE_DATA_DIR=/data
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
 COPY package.json ./
-COPY src ./src
-COPY modules ./modules
-COPY shared ./shared
 COPY drizzle ./drizzle
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:3000/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "--disable-warning=ExperimentalWarning", "src/server.ts"]
+CMD ["node", "dist/src/server.js"]

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
@@ -41,8 +42,13 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-/** Folder of the drizzle-kit generated SQL migrations (`drizzle/` at the repository root). */
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../drizzle', import.meta.url));
+/**
+ * Folder of the drizzle-kit generated SQL migrations (`drizzle/` at the repository root), found
+ * from the sources (`shared/`) and from the compiled build (`dist/shared/`) alike.
+ */
+export const MIGRATIONS_FOLDER = [new URL('../drizzle', import.meta.url), new URL('../../drizzle', import.meta.url)]
+  .map((url) => fileURLToPath(url))
+  .find((path) => existsSync(path)) ?? fileURLToPath(new URL('../drizzle', import.meta.url));
 
 // Covers tables that a migration forgot to (see drizzle/0001_row_level_security.sql).
 const APPLY_TENANT_ISOLATION = 'select kernel.apply_tenant_isolation()';
