@@ -180,7 +180,17 @@ export const eventBusPlugin = fp(
           const parked = `${queue}.parked`;
           await boss.work<DomainEvent>(
             queue,
-            { batchSize: 10, includeMetadata: true, perJobResults: true, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 5 },
+            {
+              // Woken by NOTIFY on new jobs; keeps fetching while batches come back full (a backlog),
+              // and polls every 0.5 s as a fallback. Two local workers per queue.
+              batchSize: 20,
+              burstWhenBatchFull: true,
+              localConcurrency: 2,
+              includeMetadata: true,
+              perJobResults: true,
+              pollingIntervalSeconds: 0.5,
+              notifyPollingIntervalSeconds: 2,
+            },
             async (batch) => {
               const jobs = batch as JobWithMetadata<DomainEvent>[]; // includeMetadata: true
               const results = [];
