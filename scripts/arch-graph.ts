@@ -2,8 +2,11 @@
  * `npm run arch:graph`: draws the module graph as a Mermaid diagram in docs/architecture.md,
  * from the real code: the gateway imports dependency-cruiser finds, and the plugin dependencies
  * each module's index.ts declares to fastify-plugin (the modules whose gateway it calls through
- * `app.<name>`). Only the part between the generated-section markers is rewritten; the prose
- * around it is kept. `--check` fails when the committed file is out of date.
+ * `app.<name>`), and the domain events each module publishes (declared in its gateway.ts as
+ * `export type X = DomainEvent<'X', …>`) and listens to (`app.events.subscribe('X', …)` in its
+ * non-test files). Only the part between the generated-section markers is rewritten; the prose
+ * around it is kept. `--check` fails when the committed file is out of date. A subscription to an
+ * event no gateway declares (a typo) fails the run.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -33,6 +36,79 @@ export interface ModuleNode {
   imports: Set<string>;
   /** Modules named in the `dependencies` of this module's fastify-plugin (index.ts). */
   pluginDependencies: Set<string>;
+  /** Domain events declared in this module's gateway.ts, in declaration order. */
+  publishes: string[];
+  /** Domain events this module subscribes to, mapped to the module that declares each. */
+  listensTo: Map<string, string>;
+}
+
+/** The code cannot be drawn as it is (e.g. a subscription to an event that no module declares). */
+export class ArchGraphError extends Error {
+  override name = 'ArchGraphError';
+}
+
+/** A `app.events.subscribe(...)` call found in a module's source. */
+export interface EventSubscription {
+  /** The event type, or undefined when the first argument is not a string literal. */
+  event: string | undefined;
+  /** 1-based line of the call. */
+  line: number;
+}
+
+const parse = (source: string, fileName: string) => ts.createSourceFile(fileName, source, ts.ScriptTarget.ES2024, true, ts.ScriptKind.TS);
+
+/** The event type of `DomainEvent<'Name', …>` (also `ns.DomainEvent<…>`), else undefined. */
+function domainEventType(node: ts.Node | undefined): string | undefined {
+  if (!node) return undefined;
+  const typeName = ts.isTypeReferenceNode(node) ? node.typeName : ts.isExpressionWithTypeArguments(node) ? node.expression : undefined;
+  if (!typeName) return undefined;
+  const simpleName = ts.isQualifiedName(typeName) ? typeName.right.text : ts.isPropertyAccessExpression(typeName) ? typeName.name.text : ts.isIdentifier(typeName) ? typeName.text : undefined;
+  const first = (node as ts.TypeReferenceNode | ts.ExpressionWithTypeArguments).typeArguments?.[0];
+  if (simpleName !== 'DomainEvent' || !first || !ts.isLiteralTypeNode(first) || !ts.isStringLiteral(first.literal)) return undefined;
+  return first.literal.text;
+}
+
+/**
+ * The domain events a gateway declares: the event types of its exported
+ * `type X = DomainEvent<'X', …>` aliases (and `interface X extends DomainEvent<'X', …>`), in order.
+ */
+export function declaredEvents(gatewaySource: string, fileName = 'gateway.ts'): string[] {
+  const file = parse(gatewaySource, fileName);
+  const found: string[] = [];
+  for (const statement of file.statements) {
+    if (!ts.canHaveModifiers(statement) || !ts.getModifiers(statement)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) continue;
+    let event: string | undefined;
+    if (ts.isTypeAliasDeclaration(statement)) event = domainEventType(statement.type);
+    else if (ts.isInterfaceDeclaration(statement)) {
+      for (const clause of statement.heritageClauses ?? []) for (const type of clause.types) event ??= domainEventType(type);
+    }
+    if (event !== undefined && !found.includes(event)) found.push(event);
+  }
+  return found;
+}
+
+/** The `<x>.events.subscribe('Name', …)` calls of a source file (with or without type arguments). */
+export function subscribedEvents(source: string, fileName = 'index.ts'): EventSubscription[] {
+  const file = parse(source, fileName);
+  const found: EventSubscription[] = [];
+  const visit = (node: ts.Node) => {
+    if (
+      ts.isCallExpression(node) &&
+      ts.isPropertyAccessExpression(node.expression) &&
+      node.expression.name.text === 'subscribe' &&
+      ts.isPropertyAccessExpression(node.expression.expression) &&
+      node.expression.expression.name.text === 'events'
+    ) {
+      const first = node.arguments[0];
+      found.push({
+        event: first && ts.isStringLiteralLike(first) ? first.text : undefined,
+        line: file.getLineAndCharacterOfPosition(node.getStart(file)).line + 1,
+      });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  return found;
 }
 
 /** The `dependencies: [...]` string literals in the fastify-plugin options of `modules/<name>/index.ts`. */
@@ -55,7 +131,9 @@ export function moduleGraph(root: string, cruise: ArchCruise): ModuleNode[] {
     .filter((e) => e.isDirectory() && !e.name.startsWith('.') && existsSync(join(root, 'modules', e.name, 'index.ts')))
     .map((e) => e.name)
     .sort();
-  const nodes = new Map(names.map((name) => [name, { name, imports: new Set<string>(), pluginDependencies: new Set<string>() }]));
+  const nodes = new Map<string, ModuleNode>(
+    names.map((name) => [name, { name, imports: new Set<string>(), pluginDependencies: new Set<string>(), publishes: [], listensTo: new Map<string, string>() }]),
+  );
   const moduleOf = (path: string) => /^modules\/([^/]+)\//.exec(path)?.[1];
 
   for (const file of cruise.files.modules) {
@@ -70,7 +148,46 @@ export function moduleGraph(root: string, cruise: ArchCruise): ModuleNode[] {
     const index = readFileSync(join(root, 'modules', node.name, 'index.ts'), 'utf8');
     for (const dependency of declaredPluginDependencies(index)) if (nodes.has(dependency) && dependency !== node.name) node.pluginDependencies.add(dependency);
   }
+  addDomainEvents(root, nodes, cruise.filesOnDisk);
   return [...nodes.values()];
+}
+
+/**
+ * Fills in `publishes` (from each gateway.ts) and `listensTo` (from the subscriptions in each
+ * module's non-test files). Throws an ArchGraphError listing every subscription it cannot place.
+ */
+function addDomainEvents(root: string, nodes: Map<string, ModuleNode>, files: readonly string[]): void {
+  const publisherOf = new Map<string, string>();
+  const problems: string[] = [];
+  for (const node of nodes.values()) {
+    const gateway = join(root, 'modules', node.name, 'gateway.ts');
+    if (!existsSync(gateway)) continue;
+    node.publishes = declaredEvents(readFileSync(gateway, 'utf8'), gateway);
+    for (const event of node.publishes) {
+      const other = publisherOf.get(event);
+      if (other) problems.push(`event '${event}' is declared by two modules: modules/${other}/gateway.ts and modules/${node.name}/gateway.ts. Give one of them another name.`);
+      else publisherOf.set(event, node.name);
+    }
+  }
+  const declared = [...publisherOf.keys()].sort().join(', ') || 'none';
+  for (const path of [...files].sort()) {
+    const owner = /^modules\/([^/]+)\/.+\.ts$/.exec(path)?.[1];
+    const node = owner === undefined ? undefined : nodes.get(owner);
+    if (!node || path.endsWith('.test.ts')) continue;
+    const source = readFileSync(join(root, path), 'utf8');
+    if (!source.includes('subscribe')) continue;
+    for (const { event, line } of subscribedEvents(source, path)) {
+      if (event === undefined) {
+        problems.push(`${path}:${line} subscribes to an event whose name is not a string literal; arch:graph cannot tell which event it is. Write the name as a literal: app.events.subscribe<X>('X', …).`);
+      } else if (!publisherOf.has(event)) {
+        problems.push(
+          `${path}:${line} subscribes to event '${event}', which no module declares (declared events: ${declared}). ` +
+            `Fix the name, or declare it in the publisher's gateway.ts as: export type ${event} = DomainEvent<'${event}', { … }>.`,
+        );
+      } else node.listensTo.set(event, publisherOf.get(event) as string);
+    }
+  }
+  if (problems.length > 0) throw new ArchGraphError(problems.join('\n  '));
 }
 
 const id = (name: string) => `m_${name.replaceAll('-', '_')}`;
@@ -88,11 +205,39 @@ export function renderSection(nodes: readonly ModuleNode[]): string {
       lines.push(`  ${id(node.name)} ${imported ? '-->' : '-.->'}|${label}| ${id(target)}`);
     }
   }
+  // Domain events: publisher -. "A, B" .-> subscriber, drawn in their own colour (linkStyle counts links in order).
+  let links = lines.filter((line) => /^ {2}m_\S+ -/.test(line)).length;
+  const eventLinks: number[] = [];
+  for (const publisher of nodes) {
+    for (const subscriber of nodes) {
+      if (subscriber === publisher) continue;
+      const events = publisher.publishes.filter((event) => subscriber.listensTo.get(event) === publisher.name);
+      if (events.length === 0) continue;
+      lines.push(`  ${id(publisher.name)} -. "${events.join(', ')}" .-> ${id(subscriber.name)}`);
+      eventLinks.push(links++);
+    }
+  }
+  if (eventLinks.length > 0) lines.push(`  linkStyle ${eventLinks.join(',')} stroke:#d97706,color:#b45309`);
   lines.push('```', '');
   lines.push('| Module | Imports the gateway of | Plugin depends on (calls `app.<module>`) | Used by |', '| --- | --- | --- | --- |');
   for (const node of nodes) {
     const usedBy = nodes.filter((n) => n.imports.has(node.name) || n.pluginDependencies.has(node.name)).map((n) => n.name);
     lines.push(`| ${node.name} | ${list(node.imports)} | ${list(node.pluginDependencies)} | ${list(usedBy)} |`);
+  }
+  lines.push('', '| Module | Publishes (declared in its gateway.ts) | Listens to (`app.events.subscribe`), by publisher |', '| --- | --- | --- |');
+  for (const node of nodes) {
+    const published = node.publishes.map((event) => {
+      const listeners = nodes.filter((n) => n.listensTo.get(event) === node.name).map((n) => n.name);
+      return `${event} (→ ${list(listeners)})`;
+    });
+    const byPublisher = new Map<string, string[]>();
+    for (const [event, publisher] of node.listensTo) byPublisher.set(publisher, [...(byPublisher.get(publisher) ?? []), event]);
+    const listened = [...byPublisher.keys()].sort().map((publisher) => {
+      const order = nodes.find((n) => n.name === publisher)?.publishes ?? [];
+      const events = (byPublisher.get(publisher) ?? []).sort((a, b) => order.indexOf(a) - order.indexOf(b));
+      return `${events.join(', ')} (from ${publisher})`;
+    });
+    lines.push(`| ${node.name} | ${published.join(', ') || '—'} | ${listened.join('; ') || '—'} |`);
   }
   return [START_MARKER, ...lines, END_MARKER].join('\n');
 }
@@ -109,7 +254,9 @@ const NEW_DOCUMENT = `# Architecture
 
 Modules of the POS API and how they depend on each other. The diagram below is generated from
 the code by \`npm run arch:graph\`; a solid arrow is an import of the other module's gateway.ts,
-a dashed one a fastify-plugin dependency declared in index.ts (a call through \`app.<module>\`).
+a dashed one a fastify-plugin dependency declared in index.ts (a call through \`app.<module>\`),
+and a dotted orange one labelled with event names goes from the module that publishes those
+domain events (declared in its gateway.ts) to a module that listens to them (\`app.events.subscribe\`).
 
 `;
 
@@ -169,6 +316,10 @@ async function main(argv: string[]): Promise<number> {
     console.log(changed ? `arch:graph: wrote the module graph to ${DOC_FILE}.` : `arch:graph: ${DOC_FILE} was already up to date.`);
     return 0;
   } catch (error) {
+    if (error instanceof ArchGraphError) {
+      console.error(`✖ arch:graph: the domain events in the code do not add up:\n  ${error.message}`);
+      return 1;
+    }
     if (!(error instanceof UntrustedCheckError)) throw error;
     console.error(`✖ arch:graph: cannot draw the graph: ${error.message}`);
     return 2;
