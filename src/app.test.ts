@@ -93,3 +93,18 @@ describe('errors are RFC 9457 problem details', () => {
     expect(res.body.requestId).toBe('req-12345');
   });
 });
+
+describe('GET /ready when the database is gone', () => {
+  it('answers 503 problem+json, while /health stays 200', async () => {
+    const own = await startTestApp();
+    try {
+      await own.app.database.close();
+      const res = await own.api.get('/ready');
+      expectProblem(res, 503);
+      expect((await own.api.get('/health')).status).toBe(200);
+    } finally {
+      await own.app.close().catch(() => {});
+      await own.db.drop();
+    }
+  });
+});
