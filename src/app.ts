@@ -64,7 +64,9 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   if (!options.skipMigrations) await database.migrate();
 
   // HTTP hardening: security headers, CORS only when configured, request id echoed to the client.
-  await app.register(fastifyHelmet, { global: true });
+  // No upgrade-insecure-requests: it would break /docs for anyone serving plain HTTP on a LAN
+  // address (TLS is usually terminated in front of the API).
+  await app.register(fastifyHelmet, { global: true, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
   if (config.corsOrigins.length > 0) await app.register(fastifyCors, { origin: config.corsOrigins, credentials: false });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
