@@ -292,6 +292,39 @@ async function main() {
     };
     const drained = await drainEvents();
     log(`event backlog after the load phases: ${drained.queued} jobs, handled in ${drained.seconds} s`);
+
+    // The same orders spread over 16 restaurants: what one instance does when tenants do not
+    // contend for the same stock and counter rows (a figure for context; no ceiling run for it).
+    const tenants: Array<{ token: string; body: string }> = [];
+    for (let i = 0; i < 16; i++) {
+      const t = await api(app.base, 'POST', '/api/v1/auth/signup', { restaurantName: `Bench ${i}`, currency: 'USD', email: `owner${i}@bench.example`, password: 'bench-password', taxRateBps: 825 });
+      const ids = [];
+      for (let k = 0; k < 2; k++) {
+        const item = await api(app.base, 'POST', '/api/v1/restaurant/menu-items', { name: `Dish ${k}`, price: 500 + k * 25 }, t.accessToken);
+        await api(app.base, 'PUT', `/api/v1/inventory/items/${item.id}`, { onHand: 1_000_000 }, t.accessToken);
+        ids.push(item.id as string);
+      }
+      tenants.push({ token: t.accessToken, body: JSON.stringify({ items: [{ menuItemId: ids[0], quantity: 1 }, { menuItemId: ids[1], quantity: 2 }], payment: { method: 'cash', tendered: 100_000 } }) });
+    }
+    let nextTenant = 0;
+    const spread = await autocannon({
+      url: app.base,
+      connections: connectionsList[0]!,
+      duration,
+      requests: [
+        {
+          method: 'POST',
+          path: '/api/v1/orders',
+          setupRequest: (req) => {
+            const t = tenants[nextTenant++ % tenants.length]!;
+            return { ...req, headers: { ...req.headers, 'content-type': 'application/json', authorization: `Bearer ${t.token}` }, body: t.body };
+          },
+        },
+      ],
+    });
+    const multiTenant = { rps: round(spread['2xx'] / (spread.duration || duration)), p50: spread.latency.p50, p99: spread.latency.p99, non2xx: spread.non2xx };
+    log(`orders over 16 tenants c=${connectionsList[0]}: ${multiTenant.rps} orders/s, p50 ${multiTenant.p50} ms, p99 ${multiTenant.p99} ms, non-2xx ${multiTenant.non2xx}`);
+    await drainEvents();
     const half = await openLoop({ url: `${app.base}/api/v1/orders`, body: orderBody, headers: auth, rate: Math.max(1, Math.floor(peak / 2)), seconds: duration });
     log(`orders at half the peak rate (open loop, ${half.rate}/s, ${half.sent} sent, ${half.failures} failed): p50 ${half.p50} ms, p99 ${half.p99} ms`);
     await drainEvents();
@@ -344,7 +377,7 @@ async function main() {
     for (const [name, value] of Object.entries(ratios)) log(`ratio ${name}=${value}`);
     log(`goal: p99 at half peak < 25 ms: ${half.p99} ms ${half.p99 < 25 ? 'met' : 'NOT met'}`);
 
-    Object.assign(results, { orders, eventBacklog: drained, ordersAtHalfPeak: half, pgbench: ceiling, pgbenchStatements: captured.statements, menu, bareMenu, logins, peakRssMiB: rss, ratios });
+    Object.assign(results, { orders, ordersOver16Tenants: multiTenant, eventBacklog: drained, ordersAtHalfPeak: half, pgbench: ceiling, pgbenchStatements: captured.statements, menu, bareMenu, logins, peakRssMiB: rss, ratios });
     const dir = join(root, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
