@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectProblem, jwtClaims, signup, staff, walkPages, type TenantFixture } from '../../test/support/fixtures.ts';
+import { expectProblem, jwtClaims, signup, staff, team, type TenantFixture, walkPages } from '../../test/support/fixtures.ts';
 import { startTestApp, type TestApp } from '../../test/support/test-app.ts';
 
 let t: TestApp;
@@ -325,9 +325,7 @@ describe('POST /auth/users', () => {
   let managerToken: string;
   let cashierToken: string;
   beforeAll(async () => {
-    owner = await signup(t.api);
-    managerToken = await staff(t.api, owner, 'manager');
-    cashierToken = await staff(t.api, owner, 'cashier');
+    ({ owner, managerToken, cashierToken } = await team(t.api));
   });
 
   it.each(['manager', 'cashier'] as const)('lets the owner add a %s (201), who can then log in', async (role) => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectProblem, menuItem, onHand, setStock, signup, staff, walkPages, type TenantFixture } from '../../test/support/fixtures.ts';
+import { expectProblem, menuItem, onHand, setStock, signup, staff, team, type TenantFixture, walkPages } from '../../test/support/fixtures.ts';
 import { startTestApp, type TestApp } from '../../test/support/test-app.ts';
 
 let t: TestApp;
@@ -31,9 +31,7 @@ describe('PUT /inventory/items/:menuItemId', () => {
   let managerToken: string;
   let cashierToken: string;
   beforeAll(async () => {
-    owner = await signup(t.api);
-    managerToken = await staff(t.api, owner, 'manager');
-    cashierToken = await staff(t.api, owner, 'cashier');
+    ({ owner, managerToken, cashierToken } = await team(t.api));
   });
 
   it('starts tracking an item and answers 200 {menuItemId, onHand, lowStockThreshold, updatedAt}', async () => {
@@ -139,9 +137,7 @@ describe('POST /inventory/items/:menuItemId/adjustments', () => {
   let managerToken: string;
   let cashierToken: string;
   beforeAll(async () => {
-    owner = await signup(t.api);
-    managerToken = await staff(t.api, owner, 'manager');
-    cashierToken = await staff(t.api, owner, 'cashier');
+    ({ owner, managerToken, cashierToken } = await team(t.api));
   });
 
   /** A fresh menu item tracked at `stock` units. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectProblem, menuItem, signup, staff, walkPages, type TenantFixture } from '../../test/support/fixtures.ts';
+import { expectProblem, menuItem, signup, staff, team, type TenantFixture, walkPages } from '../../test/support/fixtures.ts';
 import { startTestApp, type TestApp } from '../../test/support/test-app.ts';
 
 let t: TestApp;
@@ -295,9 +295,7 @@ describe('PATCH /restaurant/menu-items/:id', () => {
   let managerToken: string;
   let cashierToken: string;
   beforeAll(async () => {
-    owner = await signup(t.api);
-    managerToken = await staff(t.api, owner, 'manager');
-    cashierToken = await staff(t.api, owner, 'cashier');
+    ({ owner, managerToken, cashierToken } = await team(t.api));
   });
 
   it('changes only the fields sent', async () => {
@@ -370,9 +368,7 @@ describe('DELETE /restaurant/menu-items/:id', () => {
   let managerToken: string;
   let cashierToken: string;
   beforeAll(async () => {
-    owner = await signup(t.api);
-    managerToken = await staff(t.api, owner, 'manager');
-    cashierToken = await staff(t.api, owner, 'cashier');
+    ({ owner, managerToken, cashierToken } = await team(t.api));
   });
 
   it('deletes an item no order references (204): it is gone from get and list', async () => {

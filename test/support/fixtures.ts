@@ -36,6 +36,12 @@ export async function staff(api: HttpClient, owner: TenantFixture, role: 'manage
   return login.body.accessToken;
 }
 
+/** A restaurant with its owner, plus a logged-in manager and cashier. */
+export async function team(api: HttpClient): Promise<{ owner: TenantFixture; managerToken: string; cashierToken: string }> {
+  const owner = await signup(api);
+  return { owner, managerToken: await staff(api, owner, 'manager'), cashierToken: await staff(api, owner, 'cashier') };
+}
+
 /** Creates a menu item; asserts the 201 and returns its body. */
 export async function menuItem(api: HttpClient, token: string, body: Record<string, unknown> = {}) {
   const res = await api.post('/api/v1/restaurant/menu-items', { name: `Dish ${unique()}`, price: 1000, ...body }, { token });
