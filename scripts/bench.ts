@@ -14,7 +14,10 @@
  * 5. p99 of orders at half the peak rate.
  * Prints each figure, then `ratio name=value` lines, and writes bench/results/<time>.json.
  *
- *   npm run bench [-- --duration 10 --connections 16,64]
+ *   npm run bench [-- --duration 10 --connections 16,64 --profile]
+ *
+ * `--profile` runs the app with `--cpu-prof` and writes its CPU profile (whole run) to
+ * bench/profiles/; summarise it with `node scripts/cpu-profile-top.ts <file>`.
  */
 import autocannon from 'autocannon';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -34,6 +37,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '16,64' },
     'log-level': { type: 'string', default: 'warn' },
+    profile: { type: 'boolean', default: false },
   },
 });
 const duration = Number(args.duration);
@@ -73,7 +77,8 @@ async function waitFor(url: string, timeoutMs = 60_000) {
 
 async function startChild(script: string, env: Record<string, string>, readyPath: string) {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', script], {
+  const profiling = args.profile && script === 'src/server.ts' ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench', 'profiles')] : [];
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...profiling, script], {
     cwd: root,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -84,16 +84,24 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
           const names = Object.keys(settings);
           const values = Object.values(settings);
           const setConfig = names.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ');
-          // Queued in the same tick, both statements leave in one write: one round trip.
-          await Promise.all([connection.unsafe('begin'), connection.unsafe(`select ${setConfig}`, names.flatMap((n, i) => [n, values[i]!]))]);
+          // Not awaited: BEGIN, the settings and the first statements of `work` (queued in the same
+          // tick) leave in one write. Statements run in order on this one connection, so none can
+          // run before the settings; if BEGIN or the settings fail, the transaction is aborted and
+          // every later statement fails too (their error is reported, not the later ones').
+          const opening = Promise.all([connection.unsafe('begin'), connection.unsafe(`select ${setConfig}`, names.flatMap((n, i) => [n, values[i]!]))]);
+          opening.catch(() => {});
           let result: Awaited<ReturnType<typeof work>>;
           try {
             result = await work(drizzlePostgres({ client: connection, ...(logger ? { logger } : {}) }) as unknown as Transaction);
+            await opening;
           } catch (error) {
             await connection.unsafe('rollback').catch(() => {});
+            await opening;
             throw error;
           }
-          await connection.unsafe('commit');
+          // COMMIT in a transaction that a failed statement aborted answers ROLLBACK, not an error.
+          const committed = await connection.unsafe('commit');
+          if (committed.command !== 'COMMIT') throw new TransactionRolledBack();
           return result;
         } finally {
           connection.release();
@@ -159,6 +167,17 @@ async function withTimeout(check: Promise<boolean>, timeoutMs: number): Promise<
     return await Promise.race([check.catch(() => false), timeout]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Thrown when COMMIT answered ROLLBACK: a statement whose answer nobody awaited (a pipelined one,
+ * see `UnitOfWork.pipeline`) failed and aborted the transaction. Nothing was committed.
+ */
+export class TransactionRolledBack extends Error {
+  constructor() {
+    super('the transaction was rolled back at COMMIT because one of its statements failed');
+    this.name = 'TransactionRolledBack';
   }
 }
 

@@ -126,7 +126,15 @@ export const eventBusPlugin = fp(
             for (const event of created) {
               for (const { queue } of handlers.get(event.type) ?? []) byQueue.set(queue, [...(byQueue.get(queue) ?? []), event]);
             }
-            const db = fromDrizzle(uow.tx as unknown as DrizzleTransactionLike, sql);
+            // pg-boss needs no answer from its insert (no returnId): queue it on the unit of work's
+            // pipeline so that it leaves with COMMIT, in one write; a failure still rolls back.
+            const direct = fromDrizzle(uow.tx as unknown as DrizzleTransactionLike, sql);
+            const db = {
+              executeSql(text: string, values: unknown[]) {
+                uow.pipeline(direct.executeSql(text, values));
+                return Promise.resolve({ rows: [] });
+              },
+            };
             await Promise.all([...byQueue].map(([queue, batch]) => boss.insert(queue, batch.map((data) => ({ data })), { db })));
           });
         }

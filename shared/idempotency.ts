@@ -104,11 +104,15 @@ export const idempotencyPlugin = fp(
         return { claimed: false, row: row! };
       });
 
-    const store = async (uow: Pick<UnitOfWork, 'tx' | 'tenantId'>, key: string, status: number, body: string, type: string): Promise<void> => {
-      await uow.tx
-        .update(idempotencyKeys)
-        .set({ status: 'completed', responseStatus: status, responseBody: body, responseType: type })
-        .where(and(eq(idempotencyKeys.tenantId, uow.tenantId), eq(idempotencyKeys.key, key)));
+    // Pipelined: the stored response leaves with COMMIT (one write) and commits or rolls back with it.
+    const store = async (uow: Pick<UnitOfWork, 'tx' | 'tenantId' | 'pipeline'>, key: string, status: number, body: string, type: string): Promise<void> => {
+      uow.pipeline(
+        uow.tx
+          .update(idempotencyKeys)
+          .set({ status: 'completed', responseStatus: status, responseBody: body, responseType: type })
+          .where(and(eq(idempotencyKeys.tenantId, uow.tenantId), eq(idempotencyKeys.key, key)))
+          .execute(),
+      );
     };
 
     const release = (tenantId: string, key: string) =>

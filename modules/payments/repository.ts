@@ -1,14 +1,20 @@
 import { and, asc, eq, gt, inArray } from 'drizzle-orm';
 import type { Transaction } from '../../shared/database.ts';
+import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import { payments } from './schema.ts';
 
 export type PaymentRow = typeof payments.$inferSelect;
 
 /** Data access of the payments module; every function takes the transaction it runs in. */
 export const paymentsRepository = {
-  async insert(tx: Transaction, row: typeof payments.$inferInsert): Promise<PaymentRow> {
-    const [created] = await tx.insert(payments).values(row).returning();
-    return created!;
+  /**
+   * Queues the insert of a complete payment row on the unit of work's pipeline (no round trip of
+   * its own; a failure rolls the unit of work back) and returns the row as it will be stored.
+   */
+  insert(uow: Pick<UnitOfWork, 'tx' | 'pipeline'>, row: Omit<PaymentRow, 'createdAt' | 'refundedAt' | 'tendered' | 'change' | 'provider' | 'providerRef'> & Partial<PaymentRow>): PaymentRow {
+    const stored: PaymentRow = { tendered: null, change: null, provider: null, providerRef: null, refundedAt: null, createdAt: new Date(), ...row };
+    uow.pipeline(uow.tx.insert(payments).values(stored).execute());
+    return stored;
   },
 
   async byId(tx: Transaction, tenantId: string, id: string): Promise<PaymentRow | undefined> {

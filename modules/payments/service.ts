@@ -37,7 +37,7 @@ export function createPaymentsService(app: FastifyInstance, provider: PaymentPro
             total: amount,
           });
         }
-        const row = await repo.insert(uow.tx, {
+        const row = repo.insert(uow, {
           tenantId: uow.tenantId,
           id,
           orderId: input.orderId,
@@ -59,7 +59,7 @@ export function createPaymentsService(app: FastifyInstance, provider: PaymentPro
       }
       uow.onRollback(() => provider.void(result.reference));
       uow.afterCommit(() => provider.capture(result.reference));
-      const row = await repo.insert(uow.tx, {
+      const row = repo.insert(uow, {
         tenantId: uow.tenantId,
         id,
         orderId: input.orderId,
