@@ -166,7 +166,9 @@ function literal(v: unknown): string {
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   // pgbench would read `:23` in a timestamp as a variable: spell colons as chr(58).
   const quoted = `'${String(v).replaceAll("'", "''").replaceAll(':', "' || chr(58) || '")}'`;
-  return quoted.includes('chr(58)') ? `(${quoted})` : quoted;
+  if (!quoted.includes('chr(58)')) return quoted;
+  // A concatenation is text: give timestamps (the only typed values with colons) their type back.
+  return /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(String(v)) ? `(${quoted})::timestamptz` : `(${quoted})`;
 }
 
 /**

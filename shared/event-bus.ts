@@ -98,17 +98,76 @@ export const eventBusPlugin = fp(
     const pending = new WeakMap<UnitOfWork, DomainEvent[]>();
     let started = false;
 
-    const handle = async (subscriber: string, handler: EventHandler<DomainEvent>, job: JobWithMetadata<DomainEvent>) => {
-      const event = job.data;
-      await app.runInTenant(event.tenantId, async (uow) => {
+    /**
+     * Handles events of one tenant in one unit of work: their inbox rows are claimed with one
+     * statement, redeliveries (rows already there) are skipped, and the others are handled in
+     * order. A handler that throws rolls back the whole group; `onHandlerError` learns which
+     * event it was.
+     */
+    const handleGroup = async (subscriber: string, handler: EventHandler<DomainEvent>, tenantId: string, events: DomainEvent[], onHandlerError: (event: DomainEvent) => void) => {
+      await app.runInTenant(tenantId, async (uow) => {
         const fresh = await uow.tx
           .insert(inbox)
-          .values({ tenantId: event.tenantId, subscriber, eventId: event.id, eventType: event.type, occurredAt: new Date(event.occurredAt) })
+          .values(events.map((event) => ({ tenantId, subscriber, eventId: event.id, eventType: event.type, occurredAt: new Date(event.occurredAt) })))
           .onConflictDoNothing()
           .returning({ eventId: inbox.eventId });
-        if (fresh.length === 0) return; // already handled: a redelivery
-        await handler(uow, event);
+        const claimed = new Set(fresh.map((row) => row.eventId));
+        for (const event of events) {
+          if (!claimed.has(event.id)) continue; // already handled: a redelivery
+          try {
+            await handler(uow, event);
+          } catch (error) {
+            onHandlerError(event);
+            throw error;
+          }
+        }
       });
+    };
+
+    type JobResult = { id: string; status: 'completed' } | { id: string; status: 'failed'; output: { message: string } };
+    /**
+     * Handles a batch fetched from one queue: per tenant, all its events in one transaction (two
+     * round trips for the lot). When that fails, the event whose handler threw is failed (pg-boss
+     * retries it with backoff, then parks it) and the others are handled one by one, so one bad
+     * event never holds back or fails its neighbours.
+     */
+    const handleBatch = async (queue: string, subscriber: string, handler: EventHandler<DomainEvent>, jobs: JobWithMetadata<DomainEvent>[]): Promise<JobResult[]> => {
+      const results = new Map<string, JobResult>();
+      const fail = (job: JobWithMetadata<DomainEvent>, error: unknown) => {
+        const last = job.retryCount >= job.retryLimit;
+        app.log[last ? 'error' : 'warn'](
+          { err: error, queue, eventId: job.data.id, eventType: job.data.type, attempt: job.retryCount + 1 },
+          last ? `event handler failed for good: event parked in ${queue}.parked` : 'event handler failed; will retry with backoff',
+        );
+        results.set(job.id, { id: job.id, status: 'failed', output: { message: error instanceof Error ? error.message : String(error) } });
+      };
+      const byTenant = new Map<string, JobWithMetadata<DomainEvent>[]>();
+      for (const job of jobs) byTenant.set(job.data.tenantId, [...(byTenant.get(job.data.tenantId) ?? []), job]);
+      for (const [tenantId, group] of byTenant) {
+        let culprit: DomainEvent | undefined;
+        try {
+          await handleGroup(subscriber, handler, tenantId, group.map((job) => job.data), (event) => void (culprit = event));
+          for (const job of group) results.set(job.id, { id: job.id, status: 'completed' });
+          continue;
+        } catch (error) {
+          const failed = culprit && group.find((job) => job.data === culprit);
+          if (failed) fail(failed, error);
+          if (group.length === 1) {
+            if (!failed) fail(group[0]!, error);
+            continue;
+          }
+        }
+        for (const job of group) {
+          if (results.has(job.id)) continue;
+          try {
+            await handleGroup(subscriber, handler, tenantId, [job.data], () => {});
+            results.set(job.id, { id: job.id, status: 'completed' });
+          } catch (error) {
+            fail(job, error);
+          }
+        }
+      }
+      return jobs.map((job) => results.get(job.id)!);
     };
 
     const bus: EventBus = {
@@ -185,7 +244,6 @@ export const eventBusPlugin = fp(
       if (!opts.events.delivery) return;
       for (const [, list] of handlers) {
         for (const { queue, subscriber, handler } of list) {
-          const parked = `${queue}.parked`;
           await boss.work<DomainEvent>(
             queue,
             {
@@ -199,24 +257,7 @@ export const eventBusPlugin = fp(
               pollingIntervalSeconds: 0.5,
               notifyPollingIntervalSeconds: 2,
             },
-            async (batch) => {
-              const jobs = batch as JobWithMetadata<DomainEvent>[]; // includeMetadata: true
-              const results = [];
-              for (const job of jobs) {
-                try {
-                  await handle(subscriber, handler, job);
-                  results.push({ id: job.id, status: 'completed' as const });
-                } catch (error) {
-                  const last = job.retryCount >= job.retryLimit;
-                  app.log[last ? 'error' : 'warn'](
-                    { err: error, queue, eventId: job.data.id, eventType: job.data.type, attempt: job.retryCount + 1 },
-                    last ? `event handler failed for good: event parked in ${parked}` : 'event handler failed; will retry with backoff',
-                  );
-                  results.push({ id: job.id, status: 'failed' as const, output: { message: error instanceof Error ? error.message : String(error) } });
-                }
-              }
-              return results;
-            },
+            async (batch) => handleBatch(queue, subscriber, handler, batch as JobWithMetadata<DomainEvent>[]), // includeMetadata: true
           );
         }
       }

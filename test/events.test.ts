@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
 import postgres from 'postgres';
 import type { OrderPaid } from '../modules/orders/gateway.ts';
 import { eventually, menuItem, setStock, signup, type TenantFixture } from './support/fixtures.ts';
@@ -99,4 +100,56 @@ describe.skipIf(!onRealPostgres())('several app instances on one database', () =
     const [jobs] = await sql`select count(*)::int as n from pgboss.job where name = 'reporting.OrderPaid' and state = 'completed'`;
     expect(jobs!.n).toBe(40);
   });
+});
+
+describe.skipIf(!onRealPostgres())('a batch of one tenant\'s events with one bad event in it', () => {
+  let db: TestDatabase;
+  let producer: TestApp;
+  let consumer: TestApp;
+  const retry = { EVENT_RETRY_LIMIT: '1', EVENT_RETRY_DELAY_SECONDS: '1' }; // the queue takes them when created
+  const attempts = new Map<number, number>();
+  const committed: number[] = [];
+  const probe = (app: FastifyInstance) =>
+    app.events.subscribe<OrderPaid>('OrderPaid', 'batch-probe', async (uow, event) => {
+      const n = event.payload.number;
+      attempts.set(n, (attempts.get(n) ?? 0) + 1);
+      if (n === 3) throw new Error('simulated bug for order #3');
+      uow.afterCommit(() => void committed.push(n));
+    });
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // The producer only writes (delivery off), so the backlog reaches the consumer as one batch.
+    producer = await startTestApp({ database: db, env: { EVENT_DELIVERY: 'off', ...retry }, build: { beforeReady: probe } });
+  });
+  afterAll(async () => {
+    await consumer?.close();
+    await producer?.close();
+    await db?.drop();
+  });
+
+  it('the good events commit exactly once, the bad one alone is retried and parked', async () => {
+    const owner = await signup(producer.api);
+    const item = await menuItem(producer.api, owner.token, { price: 900 });
+    for (let i = 0; i < 6; i++) {
+      expect((await producer.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 1 }], payment: cash }, { token: owner.token })).status).toBe(201);
+    }
+    consumer = await startTestApp({ database: db, env: retry, build: { skipMigrations: true, beforeReady: probe } });
+    const parked = await eventually(async () => {
+      const jobs = await consumer.app.events.boss.findJobs<{ payload: { number: number } }>('batch-probe.OrderPaid.parked');
+      expect(jobs).toHaveLength(1);
+      return jobs;
+    }, 15_000, 200);
+    expect(parked[0]!.data.payload.number).toBe(3);
+    expect(committed.sort((x, y) => x - y)).toEqual([1, 2, 4, 5, 6]);
+    expect(attempts.get(3)).toBe(2); // 1 + retry limit: the batch attempt counts as one, no extra call
+    expect(attempts.get(1)).toBe(2); // it was handled in the batch (rolled back with it), then again alone
+    const sql = postgres((db.config as { url: string }).url, { max: 1, onnotice: () => {} });
+    try {
+      const [row] = await sql`select count(*)::int as n from kernel.inbox where subscriber = 'batch-probe' and tenant_id = ${owner.tenant.id}`;
+      expect(row!.n).toBe(5);
+    } finally {
+      await sql.end();
+    }
+  }, 30_000);
 });
