@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import { queryRows, type Transaction } from '../../shared/database.ts';
+import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import type { OrderCancelled, OrderPaid } from '../orders/gateway.ts';
 import type { StockLevelChanged } from '../inventory/gateway.ts';
 import { itemSales, orderFacts, stockSnapshots } from './schema.ts';
@@ -7,41 +8,60 @@ import { itemSales, orderFacts, stockSnapshots } from './schema.ts';
 type Period = { from: Date; to: Date };
 const num = (v: unknown) => Number(v ?? 0);
 
-/** Read-model writes (from events) and report queries of the reporting module. */
+/** The part of a unit of work the read-model writes need: they are pipelined (no answer awaited). */
+type Writer = Pick<UnitOfWork, 'tx' | 'tenantId' | 'pipeline'>;
+
+/**
+ * Read-model writes (from events) and report queries of the reporting module. The writes only
+ * queue their statements on the unit of work's pipeline, so a batch of events costs one round
+ * trip for all its writes (with COMMIT).
+ */
 export const reportingRepository = {
-  async recordPaid(tx: Transaction, tenantId: string, e: OrderPaid['payload']): Promise<void> {
+  recordPaid({ tx, tenantId, pipeline }: Writer, e: OrderPaid['payload']): void {
     const paid = { subtotal: e.subtotal, tax: e.tax, total: e.total, paidAt: new Date(e.paidAt) };
-    await tx
-      .insert(orderFacts)
-      .values({ tenantId, orderId: e.orderId, number: e.number, currency: e.currency, paymentMethod: e.paymentMethod, ...paid })
-      .onConflictDoUpdate({ target: [orderFacts.tenantId, orderFacts.orderId], set: paid });
+    pipeline(
+      tx
+        .insert(orderFacts)
+        .values({ tenantId, orderId: e.orderId, number: e.number, currency: e.currency, paymentMethod: e.paymentMethod, ...paid })
+        .onConflictDoUpdate({ target: [orderFacts.tenantId, orderFacts.orderId], set: paid })
+        .execute(),
+    );
     if (e.lines.length > 0) {
-      await tx
-        .insert(itemSales)
-        .values(e.lines.map((l, i) => ({ tenantId, orderId: e.orderId, lineNo: i + 1, menuItemId: l.menuItemId, name: l.name, quantity: l.quantity, revenue: l.lineTotal })))
-        .onConflictDoNothing();
+      pipeline(
+        tx
+          .insert(itemSales)
+          .values(e.lines.map((l, i) => ({ tenantId, orderId: e.orderId, lineNo: i + 1, menuItemId: l.menuItemId, name: l.name, quantity: l.quantity, revenue: l.lineTotal })))
+          .onConflictDoNothing()
+          .execute(),
+      );
     }
   },
 
-  async recordCancelled(tx: Transaction, tenantId: string, e: OrderCancelled['payload']): Promise<void> {
+  recordCancelled({ tx, tenantId, pipeline }: Writer, e: OrderCancelled['payload']): void {
     const cancelled = { refundAmount: e.refundAmount, cancelledAt: new Date(e.cancelledAt) };
-    await tx
-      .insert(orderFacts)
-      .values({ tenantId, orderId: e.orderId, number: e.number, currency: e.currency, paymentMethod: e.paymentMethod, ...cancelled })
-      .onConflictDoUpdate({ target: [orderFacts.tenantId, orderFacts.orderId], set: cancelled });
+    pipeline(
+      tx
+        .insert(orderFacts)
+        .values({ tenantId, orderId: e.orderId, number: e.number, currency: e.currency, paymentMethod: e.paymentMethod, ...cancelled })
+        .onConflictDoUpdate({ target: [orderFacts.tenantId, orderFacts.orderId], set: cancelled })
+        .execute(),
+    );
   },
 
   /** Keeps the newest snapshot: an older version arriving late changes nothing. */
-  async recordStock(tx: Transaction, tenantId: string, e: StockLevelChanged['payload'], at: Date): Promise<void> {
+  recordStock({ tx, tenantId, pipeline }: Writer, e: StockLevelChanged['payload'], at: Date): void {
     const values = { onHand: e.onHand, lowStockThreshold: e.lowStockThreshold, lowStock: e.lowStock, version: e.version, updatedAt: at };
-    await tx
-      .insert(stockSnapshots)
-      .values({ tenantId, menuItemId: e.menuItemId, ...values })
-      .onConflictDoUpdate({ target: [stockSnapshots.tenantId, stockSnapshots.menuItemId], set: values, setWhere: sql`${stockSnapshots.version} < excluded.version` });
+    pipeline(
+      tx
+        .insert(stockSnapshots)
+        .values({ tenantId, menuItemId: e.menuItemId, ...values })
+        .onConflictDoUpdate({ target: [stockSnapshots.tenantId, stockSnapshots.menuItemId], set: values, setWhere: sql`${stockSnapshots.version} < excluded.version` })
+        .execute(),
+    );
   },
 
-  async forgetStock(tx: Transaction, tenantId: string, menuItemId: string): Promise<void> {
-    await tx.delete(stockSnapshots).where(and(eq(stockSnapshots.tenantId, tenantId), eq(stockSnapshots.menuItemId, menuItemId)));
+  forgetStock({ tx, tenantId, pipeline }: Writer, menuItemId: string): void {
+    pipeline(tx.delete(stockSnapshots).where(and(eq(stockSnapshots.tenantId, tenantId), eq(stockSnapshots.menuItemId, menuItemId))).execute());
   },
 
   /** Paid (gross, tax, count) and refunded sums per local day/hour of `timeZone`. */

@@ -30,10 +30,10 @@ function resolvePeriod(q: PeriodQuery): { from: Date; to: Date } {
 
 /** Event handlers that build the read model; each runs in the event's unit of work. */
 export const reportingHandlers = {
-  orderPaid: (async (uow, e) => repo.recordPaid(uow.tx, uow.tenantId, e.payload)) satisfies EventHandler<OrderPaid>,
-  orderCancelled: (async (uow, e) => repo.recordCancelled(uow.tx, uow.tenantId, e.payload)) satisfies EventHandler<OrderCancelled>,
-  stockLevelChanged: (async (uow, e) => repo.recordStock(uow.tx, uow.tenantId, e.payload, new Date(e.occurredAt))) satisfies EventHandler<StockLevelChanged>,
-  stockTrackingStopped: (async (uow, e) => repo.forgetStock(uow.tx, uow.tenantId, e.payload.menuItemId)) satisfies EventHandler<StockTrackingStopped>,
+  orderPaid: (async (uow, e) => repo.recordPaid(uow, e.payload)) satisfies EventHandler<OrderPaid>,
+  orderCancelled: (async (uow, e) => repo.recordCancelled(uow, e.payload)) satisfies EventHandler<OrderCancelled>,
+  stockLevelChanged: (async (uow, e) => repo.recordStock(uow, e.payload, new Date(e.occurredAt))) satisfies EventHandler<StockLevelChanged>,
+  stockTrackingStopped: (async (uow, e) => repo.forgetStock(uow, e.payload.menuItemId)) satisfies EventHandler<StockTrackingStopped>,
 };
 
 /** Report queries of the reporting module (owners and managers). Money in minor units. */
