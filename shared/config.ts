@@ -27,6 +27,14 @@ export interface AppConfig {
     /** First retry delay in seconds; doubles each attempt (exponential backoff with jitter). */
     retryDelaySeconds: number;
   };
+  readCache: {
+    /**
+     * Longest a cached read (e.g. the menu) may be served; 0 turns read caching off. Writes
+     * invalidate at once (NOTIFY across instances), so this only bounds staleness when a
+     * notification is lost while the listening connection reconnects.
+     */
+    ttlSeconds: number;
+  };
   jwt: {
     secret: string;
     /** True when no JWT_SECRET was given and a random one was made (development only). */
@@ -67,6 +75,7 @@ const EnvSchema = z.object({
   EVENT_DELIVERY: z.enum(['on', 'off']).default('on'),
   EVENT_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(5),
   EVENT_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
+  READ_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
 });
@@ -104,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
       : { kind: 'pglite', dataDir: e.PGLITE_DATA_DIR },
     events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS },
+    readCache: { ttlSeconds: e.READ_CACHE_TTL_SECONDS },
     jwt: {
       secret: e.JWT_SECRET ?? randomBytes(48).toString('base64url'),
       secretGenerated: !e.JWT_SECRET,

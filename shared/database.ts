@@ -32,6 +32,12 @@ export interface DatabaseHandle {
    * write (pipelined), saving a round trip on every request.
    */
   transaction<T>(settings: Record<string, string>, work: (tx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * LISTENs on `channel` on a dedicated connection: `onNotify` gets each NOTIFY payload;
+   * `onListen` runs each time listening (re)starts, e.g. after a lost connection was restored
+   * (notifications sent meanwhile are lost, so a listener should assume anything changed).
+   */
+  listen(channel: string, onNotify: (payload: string) => void, onListen: () => void): Promise<void>;
   /** Resolves true when the database answers a trivial query within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<boolean>;
   /**
@@ -116,6 +122,10 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
         }
       },
       ping: (timeoutMs = 2000) => withTimeout(client`select 1`.then(() => true), timeoutMs),
+      async listen(channel, onNotify, onListen) {
+        // postgres.js keeps one extra connection for all LISTENs and re-listens after reconnecting.
+        await client.listen(channel, onNotify, onListen);
+      },
       async migrate() {
         // One dedicated connection so the session-level advisory lock covers the whole run:
         // instances started together wait for each other instead of racing on DDL.
@@ -146,6 +156,10 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
         return work(tx as unknown as Transaction);
       }),
     ping: (timeoutMs = 2000) => withTimeout(client.query('select 1').then(() => true), timeoutMs),
+    async listen(channel, onNotify, onListen) {
+      await client.listen(channel, onNotify);
+      onListen();
+    },
     async migrate() {
       await migratePglite(drizzlePglite({ client }), { migrationsFolder: MIGRATIONS_FOLDER });
       await client.query(APPLY_TENANT_ISOLATION);

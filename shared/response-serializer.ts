@@ -14,3 +14,11 @@ export const zodResponseSerializerCompiler: FastifySerializerCompiler<z.ZodType 
   const jsonSchema = z.toJSONSchema(zodSchema, { target: 'draft-7', io: 'output', unrepresentable: 'any', reused: 'inline', cycles: 'ref' });
   return fastJson(jsonSchema as Parameters<typeof fastJson>[0]);
 };
+
+/**
+ * The same serializer for use outside a route's reply (e.g. to cache a response body once):
+ * returns a function that writes a value of `schema`'s output type as JSON.
+ */
+export function compileResponseSerializer(schema: z.ZodType): (value: unknown) => string {
+  return zodResponseSerializerCompiler({ schema, method: 'GET', url: '', httpStatus: '200' }) as (value: unknown) => string;
+}

@@ -14,6 +14,7 @@ import type { AppConfig } from '../shared/config.ts';
 import { openDatabase, type DatabaseHandle } from '../shared/database.ts';
 import { eventBusPlugin } from '../shared/event-bus.ts';
 import { idempotencyPlugin } from '../shared/idempotency.ts';
+import { readCachePlugin } from '../shared/read-cache.ts';
 import { databasePlugin } from '../shared/kernel-plugins.ts';
 import { problemDetailsPlugin } from '../shared/problem-details.ts';
 import { zodResponseSerializerCompiler } from '../shared/response-serializer.ts';
@@ -75,6 +76,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   // Shared kernel
   await app.register(problemDetailsPlugin);
   await app.register(databasePlugin, { database });
+  await app.register(readCachePlugin, config.readCache);
   await app.register(authGuardPlugin, config.jwt);
   await app.register(idempotencyPlugin);
   await app.register(eventBusPlugin, { events: config.events });

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { MenuItemDeletionHook, MenuItemReferenceCheck, RestaurantGateway } from './gateway.ts';
 import { restaurantRepository } from './repository.ts';
-import { restaurantRoutes } from './routes.ts';
+import { restaurantRoutes, type CachedMenuPage } from './routes.ts';
 import { createRestaurantService, toMenuItemView } from './service.ts';
 
 /**
@@ -22,7 +22,9 @@ export default fp(
       registerDeletionHook: (hook) => void deletionHooks.push(hook),
     };
     app.decorate('restaurant', gateway);
-    await app.register(restaurantRoutes, { prefix: '/api/v1/restaurant', service: createRestaurantService(app, referenceChecks, deletionHooks) });
+    const menuPages = app.createReadCache<CachedMenuPage>('restaurant.menu-pages');
+    const service = createRestaurantService(app, referenceChecks, deletionHooks, [menuPages]);
+    await app.register(restaurantRoutes, { prefix: '/api/v1/restaurant', service, menuPages });
   },
-  { name: 'restaurant', dependencies: ['database', 'auth-guard', 'auth'] },
+  { name: 'restaurant', dependencies: ['database', 'read-cache', 'auth-guard', 'auth'] },
 );

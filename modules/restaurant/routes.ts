@@ -1,5 +1,9 @@
+import { createHash } from 'node:crypto';
+import fastifyEtag from '@fastify/etag';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { TenantReadCache } from '../../shared/read-cache.ts';
+import { compileResponseSerializer } from '../../shared/response-serializer.ts';
 import { decodeCursor, Id, MinorUnits, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
 import type { RestaurantService } from './service.ts';
@@ -22,9 +26,21 @@ const MenuItem = z
   })
   .meta({ id: 'MenuItem' });
 const ItemParams = z.object({ id: Id });
+const MenuPage = pageOf(MenuItem);
+const serializeMenuPage = compileResponseSerializer(MenuPage);
+
+/** A page of the menu as sent: the JSON body, serialised once, and its ETag. */
+export interface CachedMenuPage {
+  body: string;
+  etag: string;
+}
+
+const sendAsIs = (body: unknown) => body as string;
 
 /** HTTP routes of the restaurant module, mounted at `/api/v1/restaurant`. */
-export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantService }> = async (app, { service }) => {
+export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantService; menuPages: TenantReadCache<CachedMenuPage> }> = async (app, { service, menuPages }) => {
+  // ETag on every answer of this module; `If-None-Match` with the current one gets 304, no body.
+  await app.register(fastifyEtag);
 
   app.post(
     '/menu-items',
@@ -47,12 +63,25 @@ export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantServic
       schema: {
         tags: ['restaurant'],
         summary: 'List menu items (archived ones are hidden)',
+        description:
+          'Every terminal reads the menu often and it changes rarely, so pages are cached per restaurant and dropped by every write to the menu (on every instance). Send the `ETag` back as `If-None-Match` to get 304 while the page is unchanged.',
         querystring: PageQuery.extend({ category: Category.optional() }),
-        response: { 200: pageOf(MenuItem), ...problemResponses(401, 403) },
+        response: { 200: MenuPage, 304: z.undefined().describe('Not modified: the page is unchanged since the ETag sent'), ...problemResponses(401, 403) },
       },
     },
-    async (request) =>
-      service.list(request.principal, { limit: request.query.limit, afterId: decodeCursor(request.query.cursor), category: request.query.category }),
+    async (request, reply) => {
+      const opts = { limit: request.query.limit, afterId: decodeCursor(request.query.cursor), category: request.query.category };
+      const page = await menuPages.get(request.principal.tenantId, `${opts.limit}|${opts.afterId ?? ''}|${opts.category ?? ''}`, async () => {
+        const body = serializeMenuPage(await service.list(request.principal, opts));
+        return { body, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
+      });
+      return reply
+        .header('etag', page.etag)
+        .header('cache-control', 'private, no-cache')
+        .type('application/json; charset=utf-8')
+        .serializer(sendAsIs)
+        .send(page.body as never); // already serialised with the response schema
+    },
   );
 
   app.get(

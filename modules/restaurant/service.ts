@@ -4,6 +4,8 @@ import { isUniqueViolation } from '../../shared/database.ts';
 import { toPage } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
+import type { TenantReadCache } from '../../shared/read-cache.ts';
+import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import type { MenuItemDeletionHook, MenuItemReferenceCheck } from './gateway.ts';
 import { restaurantRepository as repo, type MenuItemRow } from './repository.ts';
 
@@ -37,7 +39,16 @@ const duplicateSku = (sku: string) =>
   problems.conflict('duplicate-sku', 'Duplicate SKU', `Another menu item of this restaurant already has SKU "${sku}".`, { sku });
 
 /** Use cases of the restaurant module (the menu). */
-export function createRestaurantService(app: FastifyInstance, referenceChecks: MenuItemReferenceCheck[], deletionHooks: MenuItemDeletionHook[] = []) {
+export function createRestaurantService(
+  app: FastifyInstance,
+  referenceChecks: MenuItemReferenceCheck[],
+  deletionHooks: MenuItemDeletionHook[] = [],
+  /** Read caches holding menu data: every write below invalidates them in its unit of work. */
+  menuCaches: ReadonlyArray<Pick<TenantReadCache<unknown>, 'invalidate'>> = [],
+) {
+  const menuChanged = (uow: UnitOfWork) => {
+    for (const cache of menuCaches) cache.invalidate(uow);
+  };
   const withSkuGuard = async <T>(sku: string | null | undefined, work: () => Promise<T>): Promise<T> => {
     try {
       return await work();
@@ -63,6 +74,7 @@ export function createRestaurantService(app: FastifyInstance, referenceChecks: M
             category: input.category ?? null,
             available: input.available,
           });
+          menuChanged(uow);
           return toMenuItemView(row);
         }),
       );
@@ -87,11 +99,12 @@ export function createRestaurantService(app: FastifyInstance, referenceChecks: M
     /** @throws ProblemError 404 (unknown or archived), 409 duplicate-sku. */
     update(principal: Principal, id: string, patch: { name?: string | undefined; sku?: string | null | undefined; price?: number | undefined; category?: string | null | undefined; available?: boolean | undefined }) {
       return withSkuGuard(patch.sku, () =>
-        app.runInTenant(principal.tenantId, async ({ tx, tenantId }) => {
-          const current = await repo.byId(tx, tenantId, id);
+        app.runInTenant(principal.tenantId, async (uow) => {
+          const current = await repo.byId(uow.tx, uow.tenantId, id);
           if (!current || current.archivedAt) throw notFound();
           const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
-          const row = await repo.update(tx, tenantId, id, defined);
+          const row = await repo.update(uow.tx, uow.tenantId, id, defined);
+          menuChanged(uow);
           return toMenuItemView(row!);
         }),
       );
@@ -106,6 +119,7 @@ export function createRestaurantService(app: FastifyInstance, referenceChecks: M
       return app.runInTenant(principal.tenantId, async (uow) => {
         const current = await repo.byId(uow.tx, uow.tenantId, id);
         if (!current || current.archivedAt) throw notFound();
+        menuChanged(uow);
         for (const isReferenced of referenceChecks) {
           if (await isReferenced(uow, id)) {
             await repo.update(uow.tx, uow.tenantId, id, { available: false, archivedAt: new Date() });

@@ -1,0 +1,108 @@
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, menuItem, signup, type TenantFixture } from './support/fixtures.ts';
+import { startTestApp, type TestApp } from './support/test-app.ts';
+import { createTestDatabase, onRealPostgres, type TestDatabase } from './support/test-database.ts';
+
+/**
+ * The menu read cache (shared/read-cache.ts, used by GET /restaurant/menu-items): it really
+ * caches, every write through the API is visible at once, on the instance that wrote and (via
+ * NOTIFY) on the others, tenants never share entries, and ETags give 304s.
+ */
+const MENU = '/api/v1/restaurant/menu-items';
+const prices = (res: { body: { items: Array<{ name: string; price: number }> } }) => Object.fromEntries(res.body.items.map((i) => [i.name, i.price]));
+
+describe('menu read cache on one instance', () => {
+  let t: TestApp;
+  let a: TenantFixture;
+  let b: TenantFixture;
+  beforeAll(async () => {
+    t = await startTestApp();
+    a = await signup(t.api);
+    b = await signup(t.api);
+  });
+  afterAll(() => t?.close());
+
+  it('serves repeated reads from memory: a change made behind the API is not seen until a write invalidates', async () => {
+    const item = await menuItem(t.api, a.token, { name: 'Soup', price: 450 });
+    expect(prices(await t.api.get(MENU, { token: a.token }))).toEqual({ Soup: 450 });
+    // Straight into the table, as a superuser: no invalidation, so the cached page stays.
+    await t.app.database.db.execute(sql`update restaurant.menu_items set price = 999 where id = ${item.id}`);
+    expect(prices(await t.api.get(MENU, { token: a.token }))).toEqual({ Soup: 450 });
+    // Any write through the API drops the tenant's pages: the next read sees the table again.
+    await menuItem(t.api, a.token, { name: 'Bread', price: 150 });
+    expect(prices(await t.api.get(MENU, { token: a.token }))).toEqual({ Soup: 999, Bread: 150 });
+  });
+
+  it('every kind of menu write is visible to the next read', async () => {
+    const owner = await signup(t.api);
+    const read = async () => prices(await t.api.get(MENU, { token: owner.token }));
+    const tea = await menuItem(t.api, owner.token, { name: 'Tea', price: 300 });
+    expect(await read()).toEqual({ Tea: 300 });
+    expect((await t.api.patch(`${MENU}/${tea.id}`, { price: 320 }, { token: owner.token })).status).toBe(200);
+    expect(await read()).toEqual({ Tea: 320 });
+    const cake = await menuItem(t.api, owner.token, { name: 'Cake', price: 500 });
+    expect(await read()).toEqual({ Tea: 320, Cake: 500 });
+    expect((await t.api.delete(`${MENU}/${cake.id}`, { token: owner.token })).status).toBe(204);
+    expect(await read()).toEqual({ Tea: 320 });
+    // A failed write (validation) changes nothing and the cached page is still right.
+    expect((await t.api.patch(`${MENU}/${tea.id}`, { price: -1 }, { token: owner.token })).status).toBe(400);
+    expect(await read()).toEqual({ Tea: 320 });
+  });
+
+  it('pages are per tenant, and per query (category, limit, cursor)', async () => {
+    await menuItem(t.api, b.token, { name: 'Juice', price: 350, category: 'drinks' });
+    await menuItem(t.api, b.token, { name: 'Stew', price: 1250, category: 'mains' });
+    expect(prices(await t.api.get(MENU, { token: b.token }))).toEqual({ Juice: 350, Stew: 1250 });
+    expect(prices(await t.api.get(`${MENU}?category=drinks`, { token: b.token }))).toEqual({ Juice: 350 });
+    expect((await t.api.get(`${MENU}?limit=1`, { token: b.token })).body.items).toHaveLength(1);
+    // Tenant A's cached pages never show B's items, nor the other way round.
+    expect(Object.keys(prices(await t.api.get(MENU, { token: a.token })))).not.toContain('Juice');
+    expect(Object.keys(prices(await t.api.get(MENU, { token: b.token })))).not.toContain('Soup');
+  });
+
+  it('sends an ETag; If-None-Match with it answers 304 until the menu changes', async () => {
+    const owner = await signup(t.api);
+    const item = await menuItem(t.api, owner.token, { name: 'Pie', price: 600 });
+    const first = await t.api.get(MENU, { token: owner.token });
+    const etag = first.headers.get('etag');
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    expect(first.headers.get('cache-control')).toBe('private, no-cache');
+    const again = await t.api.get(MENU, { token: owner.token, headers: { 'if-none-match': etag! } });
+    expect(again.status).toBe(304);
+    expect(again.body).toBeUndefined();
+    await t.api.patch(`${MENU}/${item.id}`, { price: 650 }, { token: owner.token });
+    const changed = await t.api.get(MENU, { token: owner.token, headers: { 'if-none-match': etag! } });
+    expect(changed.status).toBe(200);
+    expect(prices(changed)).toEqual({ Pie: 650 });
+    expect(changed.headers.get('etag')).not.toBe(etag);
+  });
+});
+
+describe.skipIf(!onRealPostgres())('menu read cache across instances (LISTEN/NOTIFY)', () => {
+  let db: TestDatabase;
+  let writer: TestApp;
+  let reader: TestApp;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    writer = await startTestApp({ database: db });
+    reader = await startTestApp({ database: db, build: { skipMigrations: true } });
+  });
+  afterAll(async () => {
+    await reader?.close();
+    await writer?.close();
+    await db?.drop();
+  });
+
+  it('a write on one instance drops the page cached on the other within moments, not after the TTL', async () => {
+    const owner = await signup(writer.api);
+    const item = await menuItem(writer.api, owner.token, { name: 'Curry', price: 1100 });
+    expect(prices(await reader.api.get(MENU, { token: owner.token }))).toEqual({ Curry: 1100 }); // now cached on the reader
+    expect((await writer.api.patch(`${MENU}/${item.id}`, { price: 1200 }, { token: owner.token })).status).toBe(200);
+    const started = Date.now();
+    await eventually(async () => expect(prices(await reader.api.get(MENU, { token: owner.token }))).toEqual({ Curry: 1200 }), 2000, 10);
+    expect(Date.now() - started).toBeLessThan(2000); // the TTL is 60 s: this was the notification
+    await writer.api.delete(`${MENU}/${item.id}`, { token: owner.token });
+    await eventually(async () => expect(prices(await reader.api.get(MENU, { token: owner.token }))).toEqual({}), 2000, 10);
+  });
+});
