@@ -59,14 +59,6 @@ export const MIGRATIONS_FOLDER = [new URL('../drizzle', import.meta.url), new UR
 // Covers tables that a migration forgot to (see drizzle/0001_row_level_security.sql).
 const APPLY_TENANT_ISOLATION = 'select kernel.apply_tenant_isolation()';
 
-/**
- * COMMIT, padded with a comment to 1 KiB. postgres.js sends a write smaller than 1 KiB on
- * `setImmediate`, i.e. only after every other I/O callback of the current event-loop turn (other
- * requests' work); a write of 1 KiB or more leaves at once. COMMIT ends the time a transaction
- * holds the row locks other orders queue for (stock, order counter), so it must not wait.
- */
-const COMMIT = `commit /*${' '.repeat(1024)}*/`;
-
 // Any constant works; it only has to be the same for every instance of this application.
 const MIGRATION_LOCK_KEY = 7_300_001;
 
@@ -114,7 +106,7 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
             throw error;
           }
           // COMMIT in a transaction that a failed statement aborted answers ROLLBACK, not an error.
-          const committed = await connection.unsafe(COMMIT);
+          const committed = await connection.unsafe('commit');
           if (committed.command !== 'COMMIT') throw new TransactionRolledBack();
           return result;
         } finally {
