@@ -210,14 +210,9 @@ async function capturePgbenchScript(seed: { tenantId: string; token: string; ite
   const known = new Set([seed.tenantId, seed.itemA, seed.itemB, seed.userId]);
   const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
   const fresh = new Map<string, string>();
-  // BEGIN and the tenant settings are sent by the unit of work itself (one write), not drizzle.
-  const lines = [
-    '\\set r random(1, 1000000000000)',
-    '\\startpipeline',
-    'BEGIN;',
-    `select set_config('app.tenant_id', '${seed.tenantId}', true), set_config('role', 'pos_app', true);`,
-    '\\endpipeline',
-  ];
+  // BEGIN and the tenant settings are sent by the unit of work itself (not through drizzle), in
+  // the same write as the first statements; COMMIT in the same write as the last ones.
+  const lines = ['\\set r random(1, 1000000000000)'];
   const byTurn = new Map<number, string[]>();
   for (const { query, params, turn: t } of statements) {
     const isOrderInsert = /^insert into "orders"\."orders"/.test(query);
@@ -232,12 +227,11 @@ async function capturePgbenchScript(seed: { tenantId: string; token: string; ite
     });
     byTurn.set(t, [...(byTurn.get(t) ?? []), `${sqlText.replace(/\s+/g, ' ').trim()};`]);
   }
-  for (const group of byTurn.values()) {
-    if (group.length > 1) lines.push('\\startpipeline', ...group, '\\endpipeline');
-    else lines.push(...group);
-  }
-  lines.push('COMMIT;');
-  return { script: lines.join('\n') + '\n', statements: statements.length + 1, roundTrips: byTurn.size + 2 };
+  const groups = [...byTurn.values()];
+  groups[0]!.unshift('BEGIN;', `select set_config('app.tenant_id', '${seed.tenantId}', true), set_config('role', 'pos_app', true);`);
+  groups.at(-1)!.push('COMMIT;');
+  for (const group of groups) lines.push('\\startpipeline', ...group, '\\endpipeline');
+  return { script: lines.join('\n') + '\n', statements: statements.length + 1, roundTrips: groups.length };
 }
 
 function pgbench(scriptPath: string, connections: number) {

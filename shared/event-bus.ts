@@ -79,6 +79,9 @@ declare module 'fastify' {
 
 const queueName = (subscriber: string, type: string) => `${subscriber}.${type}`;
 
+/** Delay between a commit that published events and the local workers' fetch (see `wake`). */
+export const WAKE_AFTER_MS = 100;
+
 /**
  * Kernel plugin: the {@link EventBus} on pg-boss, in the application's own database (PostgreSQL
  * or PGlite). Subscriptions made while plugins load get their queues and workers on `onReady`;
@@ -89,12 +92,28 @@ export const eventBusPlugin = fp(
     const driver = app.database.driver;
     const boss =
       driver.kind === 'postgres'
-        ? new PgBoss({ connectionString: driver.url, max: 4, useListenNotify: true, application_name: 'pos-api-events', schedule: false })
+        ? new PgBoss({ connectionString: driver.url, max: 4, useListenNotify: false, application_name: 'pos-api-events', schedule: false })
         : new PgBoss({ db: fromPglite(driver.client), backend: 'pglite', schedule: false, supervise: true });
     boss.on('error', (error) => app.log.error({ err: error }, 'event bus error'));
     boss.on('warning', (warning) => app.log.warn({ warning }, 'event bus warning'));
 
     const handlers = new Map<string, Array<{ subscriber: string; queue: string; handler: EventHandler<DomainEvent> }>>();
+    const workerIds = new Map<string, string[]>();
+    const wakeTimers = new Map<string, NodeJS.Timeout>();
+    /**
+     * Wakes this instance's workers of `queue` {@link WAKE_AFTER_MS} after a commit that wrote to
+     * it; commits in the meantime share the wake-up, so under load each fetch takes a batch
+     * instead of one job per order.
+     */
+    const wake = (queue: string) => {
+      if (wakeTimers.has(queue) || !workerIds.has(queue)) return;
+      const timer = setTimeout(() => {
+        wakeTimers.delete(queue);
+        for (const id of workerIds.get(queue) ?? []) boss.notifyWorker(id);
+      }, WAKE_AFTER_MS);
+      timer.unref();
+      wakeTimers.set(queue, timer);
+    };
     const pending = new WeakMap<UnitOfWork, DomainEvent[]>();
     let started = false;
 
@@ -195,6 +214,9 @@ export const eventBusPlugin = fp(
               },
             };
             await Promise.all([...byQueue].map(([queue, batch]) => boss.insert(queue, batch.map((data) => ({ data })), { db })));
+            uow.afterCommit(() => {
+              for (const queue of byQueue.keys()) wake(queue);
+            });
           });
         }
         buffer.push(...events);
@@ -237,32 +259,32 @@ export const eventBusPlugin = fp(
         for (const { queue, subscriber, handler } of list) {
           const parked = `${queue}.parked`;
           await boss.createQueue(parked, { retryLimit: 0 });
-          await boss.createQueue(queue, { ...retry, deadLetter: parked, notify: true });
+          await boss.createQueue(queue, { ...retry, deadLetter: parked, notify: false });
+          // Queues made by earlier versions had NOTIFY on: every job insert then sent a pg_notify
+          // (which serialises all committing transactions) and woke the workers per order.
+          await boss.updateQueue(queue, { notify: false });
         }
       }
       await grantQueueAccess();
       if (!opts.events.delivery) return;
       for (const [, list] of handlers) {
         for (const { queue, subscriber, handler } of list) {
-          await boss.work<DomainEvent>(
-            queue,
-            {
-              // Woken by NOTIFY on new jobs; keeps fetching while batches come back full (a backlog),
-              // and polls every 0.5 s as a fallback. Two local workers per queue.
-              batchSize: 20,
-              burstWhenBatchFull: true,
-              localConcurrency: 2,
-              includeMetadata: true,
-              perJobResults: true,
-              pollingIntervalSeconds: 0.5,
-              notifyPollingIntervalSeconds: 2,
-            },
-            async (batch) => handleBatch(queue, subscriber, handler, batch as JobWithMetadata<DomainEvent>[]), // includeMetadata: true
-          );
+          // Two workers per queue. Each polls every 0.5 s (pg-boss's minimum: how soon another
+          // instance's events are picked up), is woken by `wake` after a local commit, and keeps
+          // fetching while batches come back full (a backlog).
+          for (let i = 0; i < 2; i++) {
+            const id = await boss.work<DomainEvent>(
+              queue,
+              { batchSize: 20, burstWhenBatchFull: true, includeMetadata: true, perJobResults: true, pollingIntervalSeconds: 0.5 },
+              async (batch) => handleBatch(queue, subscriber, handler, batch as JobWithMetadata<DomainEvent>[]), // includeMetadata: true
+            );
+            workerIds.set(queue, [...(workerIds.get(queue) ?? []), id]);
+          }
         }
       }
     });
     app.addHook('onClose', async () => {
+      for (const timer of wakeTimers.values()) clearTimeout(timer);
       if (started) await boss.stop({ graceful: true, timeout: 5000 });
     });
   },
