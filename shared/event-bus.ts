@@ -169,12 +169,9 @@ export const eventBusPlugin = fp(
           for (const job of group) results.set(job.id, { id: job.id, status: 'completed' });
           continue;
         } catch (error) {
-          const failed = culprit && group.find((job) => job.data === culprit);
+          const failed = group.length === 1 ? group[0] : group.find((job) => job.data === culprit);
           if (failed) fail(failed, error);
-          if (group.length === 1) {
-            if (!failed) fail(group[0]!, error);
-            continue;
-          }
+          if (group.length === 1) continue;
         }
         for (const job of group) {
           if (results.has(job.id)) continue;

@@ -23,7 +23,7 @@ export default fp(
     };
     app.decorate('restaurant', gateway);
     const menuPages = app.createReadCache<CachedMenuPage>('restaurant.menu-pages');
-    const service = createRestaurantService(app, referenceChecks, deletionHooks, [menuPages]);
+    const service = createRestaurantService(app, referenceChecks, deletionHooks, menuPages);
     await app.register(restaurantRoutes, { prefix: '/api/v1/restaurant', service, menuPages });
   },
   { name: 'restaurant', dependencies: ['database', 'read-cache', 'auth-guard', 'auth'] },

@@ -43,12 +43,10 @@ export function createRestaurantService(
   app: FastifyInstance,
   referenceChecks: MenuItemReferenceCheck[],
   deletionHooks: MenuItemDeletionHook[] = [],
-  /** Read caches holding menu data: every write below invalidates them in its unit of work. */
-  menuCaches: ReadonlyArray<Pick<TenantReadCache<unknown>, 'invalidate'>> = [],
+  /** The read cache of menu pages: every write below invalidates it in its unit of work. */
+  menuPages?: Pick<TenantReadCache<unknown>, 'invalidate'>,
 ) {
-  const menuChanged = (uow: UnitOfWork) => {
-    for (const cache of menuCaches) cache.invalidate(uow);
-  };
+  const menuChanged = (uow: UnitOfWork) => menuPages?.invalidate(uow);
   const withSkuGuard = async <T>(sku: string | null | undefined, work: () => Promise<T>): Promise<T> => {
     try {
       return await work();
