@@ -111,8 +111,8 @@ describe.skipIf(!onRealPostgres())('Idempotency-Key liveness comes from the data
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    const outcome = await Promise.race([request, blocked.then((b) => b ?? request)]);
-    return outcome;
+    const blockedOrAnswer = async (): Promise<ApiResponse | 'blocked'> => (await blocked) ?? request;
+    return Promise.race([request, blockedOrAnswer()]);
   };
 
   it('a retry gets 409 for as long as the first request is blocked, however long; then one order, one charge, a replay', async () => {

@@ -63,7 +63,7 @@ export const ordersRoutes: FastifyPluginAsyncZod<{ service: OrdersService }> = a
         response: { 201: OrderSchema, ...problemResponses(401, 402, 403, 409, 422) },
       },
     },
-    async (request, reply) => app.idempotent(request, reply, 201, (onCommit) => service.place(request.principal, request.body, onCommit)),
+    async (request, reply) => app.idempotent(request, reply, 201, (guard) => service.place(request.principal, request.body, guard)),
   );
 
   app.get(
@@ -119,6 +119,6 @@ export const ordersRoutes: FastifyPluginAsyncZod<{ service: OrdersService }> = a
         response: { 200: OrderSchema, ...problemResponses(401, 403, 404, 409, 422) },
       },
     },
-    async (request, reply) => app.idempotent(request, reply, 200, (onCommit) => service.cancel(request.principal, request.params.id, onCommit)),
+    async (request, reply) => app.idempotent(request, reply, 200, (guard) => service.cancel(request.principal, request.params.id, guard)),
   );
 };

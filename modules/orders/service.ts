@@ -4,7 +4,7 @@ import type { Principal } from '../../shared/auth-guard.ts';
 import { encodeCursor } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
-import type { CommitHook } from '../../shared/idempotency.ts';
+import type { IdempotencyGuard } from '../../shared/idempotency.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import { domainEvent } from '../../shared/event-bus.ts';
 import type { OrderCancelled, OrderPaid } from './gateway.ts';
@@ -88,13 +88,15 @@ export function createOrdersService(app: FastifyInstance) {
      * numbered and written. Any failure rolls all of it back.
      * @throws ProblemError 422 unknown/unavailable menu item, 422 insufficient-tender or
      *   invalid-card-token, 402 card-declined, 409 insufficient-stock.
-     * `onCommit` (idempotency) runs inside the same transaction with the result.
+     * `idempotency` (the request's Idempotency-Key) is entered first, before any effect, and
+     * completed with the result in the same transaction.
      */
-    place(principal: Principal, input: PlaceOrderInput, onCommit?: CommitHook): Promise<OrderView> {
+    place(principal: Principal, input: PlaceOrderInput, idempotency?: IdempotencyGuard): Promise<OrderView> {
       return app.runInTenant(principal.tenantId, async (uow) => {
-        const tenant = await app.auth.getTenant(uow);
         const ids = [...new Set(input.items.map((i) => i.menuItemId))];
-        const menu = await app.restaurant.findMenuItems(uow, ids);
+        // The key's lock and the price read share one round trip (with BEGIN); both are plain
+        // reads, and nothing happens (no card authorised) unless the key is ours.
+        const [, tenant, menu] = await Promise.all([idempotency?.enter(uow), app.auth.getTenant(uow), app.restaurant.findMenuItems(uow, ids)]);
         const lines = input.items.map((item, index) => {
           const quote = menu.get(item.menuItemId);
           if (!quote) {
@@ -157,7 +159,7 @@ export function createOrdersService(app: FastifyInstance) {
             paidAt: view.createdAt,
           }),
         );
-        await onCommit?.(uow, view);
+        await idempotency?.complete(uow, view);
         return view;
       });
     },
@@ -186,8 +188,10 @@ export function createOrdersService(app: FastifyInstance) {
      * Cancels a paid order: refunds its payment and puts tracked stock back, atomically.
      * @throws ProblemError 404, 409 `order-already-cancelled`.
      */
-    cancel(principal: Principal, id: string, onCommit?: CommitHook): Promise<OrderView> {
+    cancel(principal: Principal, id: string, idempotency?: IdempotencyGuard): Promise<OrderView> {
       return app.runInTenant(principal.tenantId, async (uow) => {
+        // Awaited alone: a retry must get its 409 at once, not wait for the order row's lock.
+        await idempotency?.enter(uow);
         const order = await repo.byId(uow.tx, uow.tenantId, id, true);
         if (!order) throw notFound();
         if (order.status === 'cancelled') {
@@ -209,7 +213,7 @@ export function createOrdersService(app: FastifyInstance) {
             cancelledAt: view.cancelledAt!,
           }),
         );
-        await onCommit?.(uow, view);
+        await idempotency?.complete(uow, view);
         return view;
       });
     },
