@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
@@ -196,5 +197,36 @@ describe.skipIf(!onRealPostgres())('Idempotency-Key liveness comes from the data
     expect(await onHand(t.api, owner.token, item.id)).toBe(8);
     const orders = await t.api.get('/api/v1/orders?limit=100', { token: owner.token });
     expect(orders.body.items.filter((o: { lines: Array<{ menuItemId: string }> }) => o.lines[0]!.menuItemId === item.id)).toHaveLength(1);
+  });
+
+  it('if a response for the key is already stored when the request commits, the request rolls back and replays it', async () => {
+    // The window this covers: the previous holder of the key commits after the request's snapshot
+    // but before it takes the lock. Forced here by writing the stored response behind its back.
+    const item = await menuItem(t.api, owner.token, { price: 300 });
+    await setStock(t.api, owner.token, item.id, 10);
+    const body = { items: [{ menuItemId: item.id, quantity: 1 }], payment: { method: 'card', token: 'tok_visa' } };
+    const key = `raced-${Date.now()}`;
+    const before = { ...card.calls };
+    const blocker = await holdStockRow(item.id);
+    let answer: ApiResponse;
+    try {
+      const pending = t.api.post('/api/v1/orders', body, { token: owner.token, headers: { 'idempotency-key': key } });
+      await eventually(async () => expect(await waitingOnLocks()).toBe(1), 10_000, 20);
+      // Same fingerprint as the request's (method, path, body), as the earlier request had.
+      const hash = createHash('sha256').update(`POST /api/v1/orders\n${JSON.stringify(body)}`).digest('base64url');
+      await admin`insert into kernel.idempotency_keys (tenant_id, key, request_hash, status, response_status, response_body, response_type)
+                  values (${owner.tenant.id}, ${key}, ${hash}, 'completed', 201, '{"id":"the-first"}', 'application/json; charset=utf-8')`;
+      await blocker.release();
+      answer = await pending;
+    } finally {
+      await blocker.release();
+    }
+    expect(answer.status).toBe(201);
+    expect(answer.body).toEqual({ id: 'the-first' });
+    expect(answer.headers.get('idempotent-replayed')).toBe('true');
+    expect(await onHand(t.api, owner.token, item.id)).toBe(10);
+    expect(card.calls.authorise - before.authorise).toBe(1);
+    await eventually(async () => expect(card.calls.void - before.void).toBe(1)); // the authorisation is released
+    expect(card.calls.capture - before.capture).toBe(0);
   });
 });
