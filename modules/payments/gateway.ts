@@ -2,6 +2,7 @@
  * Public contract of the payments module (bounded context: money taken and given back).
  * The only file of this module that other modules may import.
  */
+import type { DomainEvent } from '../../shared/event-bus.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 
 /** How the customer pays: cash with the amount handed over, or a card token from the terminal. */
@@ -22,15 +23,32 @@ export interface PaymentView {
 }
 
 /**
+ * A card payment was recorded (committed) for an order: its authorisation is to be captured.
+ * The payments module itself captures it at the provider on this event (outbox: retried with
+ * backoff, then parked). Amount in minor units of `currency`.
+ */
+export type CardPaymentCollected = DomainEvent<'CardPaymentCollected', { paymentId: string; orderId: string; provider: string; reference: string; amount: number; currency: string }>;
+
+/**
+ * A card payment was refunded in the database: the provider is to refund it. The payments module
+ * refunds it at the provider on this event (retried, then parked). Amount in minor units.
+ */
+export type CardPaymentRefunded = DomainEvent<'CardPaymentRefunded', { paymentId: string; orderId: string; provider: string; reference: string; amount: number; currency: string }>;
+
+/**
  * Calls other modules may make into payments. Both join the caller's unit of work.
  *
  * Where the card provider's calls sit relative to the database transaction: the card is
  * **authorised** inside `collect`, which the orders module calls before it locks any stock row,
- * so no row lock is held across the provider call; the authorisation is **captured after the
- * commit** (`uow.afterCommit`) and **voided on rollback** (`uow.onRollback`), so a failed order
- * never leaves money taken. A refund is recorded in the transaction and sent to the provider
- * after the commit. (With a real provider, a capture or refund that fails after commit must be
- * retried from a durable record: that is the outbox's job.)
+ * so no row lock is held across the provider call. **Capture** and **refund** are durable jobs
+ * written in the caller's transaction (events `CardPaymentCollected` / `CardPaymentRefunded` on
+ * the transactional outbox, handled by this module): they exist if and only if the change
+ * commits, are retried with backoff while the provider fails, then parked (`npm run
+ * events:parked`), and carry an idempotency key derived from the payment id, so a redelivery never
+ * charges or refunds twice. An authorisation whose transaction rolls back is **voided** once,
+ * after the rollback (`uow.onRollback`): there is no committed record to hang a job on, and a
+ * void that fails only leaves an uncaptured authorisation, which the provider releases when it
+ * expires (Stripe: 7 days); the failure is logged.
  */
 export interface PaymentsGateway {
   /**

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { PaymentsGateway } from './gateway.ts';
+import type { CardPaymentCollected, CardPaymentRefunded, PaymentsGateway } from './gateway.ts';
 import { createTestPaymentProvider, type PaymentProvider } from './payment-provider.ts';
+import { providerJobs } from './provider-jobs.ts';
 import { paymentsRoutes } from './routes.ts';
 import { createPaymentsService } from './service.ts';
 
@@ -11,15 +12,20 @@ export interface PaymentsModuleOptions {
 }
 
 /**
- * The payments module. Decorates `app.payments` with its gateway and serves its routes under
- * `/api/v1/payments`.
+ * The payments module. Decorates `app.payments` with its gateway, serves its routes under
+ * `/api/v1/payments`, and captures and refunds card payments at the provider from its own events
+ * (durable jobs, see `provider-jobs.ts`).
  */
 export default fp<PaymentsModuleOptions>(
   async (app: FastifyInstance, opts) => {
-    const service = createPaymentsService(app, opts.provider ?? createTestPaymentProvider());
+    const provider = opts.provider ?? createTestPaymentProvider();
+    const service = createPaymentsService(app, provider);
+    const jobs = providerJobs(provider);
+    app.events.subscribe<CardPaymentCollected>('CardPaymentCollected', 'payments', jobs.capture);
+    app.events.subscribe<CardPaymentRefunded>('CardPaymentRefunded', 'payments', jobs.refund);
     const gateway: PaymentsGateway = { collect: service.collect, refund: service.refund, find: service.find, findMany: service.findMany };
     app.decorate('payments', gateway);
     await app.register(paymentsRoutes, { prefix: '/api/v1/payments', service });
   },
-  { name: 'payments', dependencies: ['database', 'auth-guard'] },
+  { name: 'payments', dependencies: ['database', 'auth-guard', 'event-bus'] },
 );

@@ -5,22 +5,32 @@ export type AuthorisationResult =
   | { approved: true; reference: string }
   | { approved: false; reason: 'declined' | 'insufficient_funds' | 'invalid_token' };
 
+/** Options of a provider call that may be retried: the provider applies a key once (Stripe's `Idempotency-Key`). */
+export interface ProviderCallOptions {
+  /** Derived from the payment id and the operation, the same on every retry (e.g. `capture:<payment id>`). */
+  idempotencyKey: string;
+}
+
 /**
  * Adapter to a card payment provider (ports and adapters). Amounts are minor units.
- * `capture`, `void` and `refund` are called after the database outcome is known.
+ * `capture`, `void` and `refund` are called after the database outcome is known: capture and
+ * refund from durable jobs, retried until they succeed (so they must be idempotent under
+ * `options.idempotencyKey`), void once after a rollback. A call throws when the provider did not
+ * (or may not have) done it.
  */
 export interface PaymentProvider {
   readonly name: string;
   authorise(input: { token: string; amount: number; currency: string; idempotencyKey: string }): Promise<AuthorisationResult>;
-  capture(reference: string): Promise<void>;
+  capture(reference: string, options: ProviderCallOptions): Promise<void>;
   void(reference: string): Promise<void>;
-  refund(reference: string, amount: number): Promise<void>;
+  refund(reference: string, amount: number, options: ProviderCallOptions): Promise<void>;
 }
 
 /**
  * Built-in test provider following Stripe's test tokens: `tok_visa` and `tok_mastercard`
  * approve; `tok_chargeDeclined` and `tok_chargeDeclinedInsufficientFunds` decline; any other
- * token is invalid. It keeps a ledger of what happened to each authorisation, for tests.
+ * token is invalid. It keeps a ledger of what happened to each authorisation, for tests, and
+ * applies a capture or refund idempotency key at most once.
  */
 export function createTestPaymentProvider() {
   const ledger = new Map<string, { amount: number; state: 'authorised' | 'captured' | 'voided' | 'refunded' }>();
@@ -29,9 +39,13 @@ export function createTestPaymentProvider() {
     tok_chargeDeclined: 'declined',
     tok_chargeDeclinedInsufficientFunds: 'insufficient_funds',
   };
-  const move = (reference: string, from: string, to: 'captured' | 'voided' | 'refunded') => {
+  const applied = new Set<string>();
+  const move = (reference: string, from: string, to: 'captured' | 'voided' | 'refunded', idempotencyKey?: string) => {
+    if (idempotencyKey !== undefined && applied.has(idempotencyKey)) return; // a retry: done already
     const entry = ledger.get(reference);
     if (entry && entry.state === from) entry.state = to;
+    else if (idempotencyKey !== undefined && entry?.state !== to) throw new Error(`test provider: cannot make a ${entry?.state ?? 'unknown'} charge ${to}`);
+    if (idempotencyKey !== undefined) applied.add(idempotencyKey);
   };
   const provider: PaymentProvider & { ledger: typeof ledger } = {
     name: 'test',
@@ -45,14 +59,14 @@ export function createTestPaymentProvider() {
       const reason = decline[token];
       return { approved: false, reason: reason ?? 'invalid_token' };
     },
-    async capture(reference) {
-      move(reference, 'authorised', 'captured');
+    async capture(reference, { idempotencyKey }) {
+      move(reference, 'authorised', 'captured', idempotencyKey);
     },
     async void(reference) {
       move(reference, 'authorised', 'voided');
     },
-    async refund(reference) {
-      move(reference, 'captured', 'refunded');
+    async refund(reference, _amount, { idempotencyKey }) {
+      move(reference, 'captured', 'refunded', idempotencyKey);
     },
   };
   return provider;

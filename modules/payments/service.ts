@@ -3,8 +3,9 @@ import type { Principal } from '../../shared/auth-guard.ts';
 import { toPage } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
 import { ProblemError, problems } from '../../shared/problem-details.ts';
+import { domainEvent } from '../../shared/event-bus.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
-import type { PaymentInstruction, PaymentView } from './gateway.ts';
+import type { CardPaymentCollected, CardPaymentRefunded, PaymentInstruction, PaymentView } from './gateway.ts';
 import type { PaymentProvider } from './payment-provider.ts';
 import { paymentsRepository as repo, type PaymentRow } from './repository.ts';
 
@@ -58,7 +59,6 @@ export function createPaymentsService(app: FastifyInstance, provider: PaymentPro
         throw declined(result.reason);
       }
       uow.onRollback(() => provider.void(result.reference));
-      uow.afterCommit(() => provider.capture(result.reference));
       const row = repo.insert(uow, {
         tenantId: uow.tenantId,
         id,
@@ -70,6 +70,11 @@ export function createPaymentsService(app: FastifyInstance, provider: PaymentPro
         provider: provider.name,
         providerRef: result.reference,
       });
+      // Captured by a job that commits with the payment row (see the gateway's notes).
+      await app.events.publish(
+        uow,
+        domainEvent<CardPaymentCollected>(uow, 'CardPaymentCollected', { paymentId: id, orderId: input.orderId, provider: provider.name, reference: result.reference, amount, currency: input.currency }),
+      );
       return toPaymentView(row);
     },
 
@@ -82,8 +87,17 @@ export function createPaymentsService(app: FastifyInstance, provider: PaymentPro
         throw problems.conflict('already-refunded', 'Already refunded', 'This payment was already refunded.');
       }
       if (row.method === 'card' && row.providerRef) {
-        const reference = row.providerRef;
-        uow.afterCommit(() => provider.refund(reference, row.amount));
+        await app.events.publish(
+          uow,
+          domainEvent<CardPaymentRefunded>(uow, 'CardPaymentRefunded', {
+            paymentId: row.id,
+            orderId: row.orderId,
+            provider: row.provider ?? provider.name,
+            reference: row.providerRef,
+            amount: row.amount,
+            currency: row.currency,
+          }),
+        );
       }
       return toPaymentView(row);
     },
