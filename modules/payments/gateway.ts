@@ -5,6 +5,9 @@
 import type { DomainEvent } from '../../shared/event-bus.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 
+/** The card provider port, which the composition root (and tests) may plug in: see payment-provider.ts. */
+export type { AuthorisationResult, PaymentProvider, ProviderCallOptions } from './payment-provider.ts';
+
 /** How the customer pays: cash with the amount handed over, or a card token from the terminal. */
 export type PaymentInstruction = { method: 'cash'; tendered: number } | { method: 'card'; token: string };
 
