@@ -153,7 +153,7 @@ describe('signup abuse: per-IP limit and bounded password hashing', () => {
     const t = await startTestApp({ env: { PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '1' } });
     try {
       const owner = await signup(t.api);
-      const emails = Array.from({ length: 12 }, () => email('burst'));
+      const emails = Array.from({ length: 16 }, () => email('burst'));
       const results = await Promise.all(
         emails.map((e, i) =>
           i % 2
