@@ -257,7 +257,7 @@ async function main() {
   await admin.unsafe(`create database ${dbName}`);
   try {
     log(`bench: ${duration} s per run, connections ${connectionsList.join(', ')}, app log level ${args['log-level']}, database ${dbName}`);
-    const env = { DATABASE_URL: dbUrl, JWT_SECRET, LOG_LEVEL: args['log-level'], NODE_ENV: 'production', LOGIN_RATE_LIMIT_PER_IP: '100000', LOGIN_RATE_LIMIT_PER_ACCOUNT: '100000' };
+    const env = { DATABASE_URL: dbUrl, JWT_SECRET, LOG_LEVEL: args['log-level'], NODE_ENV: 'production', LOGIN_RATE_LIMIT_PER_IP: '100000', LOGIN_RATE_LIMIT_PER_ACCOUNT: '100000', SIGNUP_RATE_LIMIT_PER_IP: '100000' };
     const app = await startChild('src/server.ts', env, '/ready');
 
     // Seed: a tenant with a 20-item menu; the two ordered items are tracked with ample stock.

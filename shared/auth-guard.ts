@@ -13,16 +13,36 @@ export interface Principal {
   userId: string;
   tenantId: string;
   role: Role;
+  /** The login session the token belongs to (it survives refreshes; logout ends it). */
+  sessionId: string;
 }
 
-/** Claims inside an access token (`sub` = user id, `tid` = tenant id). */
+/**
+ * Claims inside an access token (`sub` = user id, `tid` = tenant id, `sid` = session id); the
+ * signer adds `iss`, `aud`, `iat` and `exp`.
+ */
 export interface AccessTokenClaims {
   sub: string;
   tid: string;
   role: Role;
+  sid: string;
 }
 
-const ClaimsSchema = z.object({ sub: z.uuid(), tid: z.uuid(), role: z.enum(ROLES) });
+/**
+ * Asks whether the session of a verified access token is still good (its user active, the
+ * session not ended). Provided by the module that owns sessions and passed to the guard by the
+ * composition root; it is on the hot path of every guarded request, so it should answer from a
+ * short-lived cache. `true` lets the request through, `false` is a 401.
+ */
+export type SessionCheck = (session: { tenantId: string; userId: string; sessionId: string }) => Promise<boolean>;
+
+/** `iss` and `aud` of access tokens: this API issues them for itself only. */
+export const ACCESS_TOKEN_ISSUER = 'pos-api';
+export const ACCESS_TOKEN_AUDIENCE = 'pos-api';
+/** Clock skew tolerated on `exp`, `nbf` and `iat` between instances (seconds). */
+const CLOCK_TOLERANCE_SECONDS = 1;
+
+const ClaimsSchema = z.object({ sub: z.uuid(), tid: z.uuid(), role: z.enum(ROLES), sid: z.uuid(), iat: z.number() });
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
@@ -59,7 +79,7 @@ declare module 'fastify' {
      * `x-tenant-id` header that differs from the token's tenant.
      */
     requireRole(...roles: Role[]): preHandlerAsyncHookHandler;
-    /** Signs an access token for `principal`; lifetime from config (seconds). */
+    /** Signs an access token for `principal` (its session included); lifetime from config (seconds). */
     issueAccessToken(principal: Principal): { accessToken: string; tokenType: 'Bearer'; expiresIn: number };
   }
   interface FastifyRequest {
@@ -71,17 +91,38 @@ declare module 'fastify' {
 /** OpenAPI security requirement for routes guarded by `requireRole`. */
 export const bearerAuth = [{ bearerAuth: [] }];
 
+/** Options of {@link authGuardPlugin}. */
+export interface AuthGuardOptions {
+  /** HS256 secret (32+ characters). */
+  secret: string;
+  /** Lifetime of access tokens, seconds. */
+  accessTokenTtlSeconds: number;
+  /** Revocation check run on every guarded request after the token verified (see {@link SessionCheck}). */
+  sessionCheck: SessionCheck;
+}
+
 /**
- * Kernel plugin: JWT (HS256 via @fastify/jwt) access tokens that carry tenant and role, and the
- * `requireRole` guard. The tenant of every guarded request comes only from the verified token.
+ * Kernel plugin: JWT (HS256 via @fastify/jwt) access tokens that carry tenant, role and session,
+ * and the `requireRole` guard. The tenant of every guarded request comes only from the verified
+ * token. A token must carry `exp`, `iat`, this API's `iss` and `aud`, and must not be from the
+ * future (`nbf`/`iat`, 1 s of clock skew allowed), as RFC 8725 (JWT best current practices) advises;
+ * then `sessionCheck` must still vouch for its session, so logout and deactivation take effect
+ * before the token expires.
  */
 export const authGuardPlugin = fp(
-  async (app: FastifyInstance, opts: { secret: string; accessTokenTtlSeconds: number; refreshTokenTtlSeconds?: number }) => {
+  async (app: FastifyInstance, opts: AuthGuardOptions) => {
     await app.register(fastifyJwt, {
       secret: opts.secret,
-      sign: { algorithm: 'HS256', expiresIn: opts.accessTokenTtlSeconds },
-      // fast-jwt caches verified tokens (until they expire): the HMAC is not recomputed per request.
-      verify: { algorithms: ['HS256'], cache: 10_000 },
+      sign: { algorithm: 'HS256', expiresIn: opts.accessTokenTtlSeconds, iss: ACCESS_TOKEN_ISSUER, aud: ACCESS_TOKEN_AUDIENCE },
+      verify: {
+        algorithms: ['HS256'],
+        allowedIss: ACCESS_TOKEN_ISSUER,
+        allowedAud: ACCESS_TOKEN_AUDIENCE,
+        requiredClaims: ['exp', 'iat', 'iss', 'aud', 'sub', 'tid', 'role', 'sid'],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS * 1000,
+        // fast-jwt caches verified tokens (until they expire): the HMAC is not recomputed per request.
+        cache: 10_000,
+      },
     });
     app.decorateRequest('principal', null as unknown as Principal);
 
@@ -94,11 +135,14 @@ export const authGuardPlugin = fp(
       }
       const parsed = ClaimsSchema.safeParse(claims);
       if (!parsed.success) throw problems.unauthorized();
-      const principal = { userId: parsed.data.sub, tenantId: parsed.data.tid, role: parsed.data.role };
+      // fast-jwt checks `iat` only against a maxAge: a token "issued" in the future is refused here.
+      if (parsed.data.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS) throw problems.unauthorized();
+      const principal = { userId: parsed.data.sub, tenantId: parsed.data.tid, role: parsed.data.role, sessionId: parsed.data.sid };
       const claimedTenant = request.headers['x-tenant-id'];
       if (claimedTenant !== undefined && claimedTenant !== principal.tenantId) {
         throw problems.forbidden('The x-tenant-id header does not match the tenant of the access token.');
       }
+      if (!(await opts.sessionCheck(principal))) throw problems.unauthorized('This session has ended (logout or deactivated user). Log in again.');
       return principal;
     };
 
@@ -134,7 +178,7 @@ export const authGuardPlugin = fp(
     });
 
     app.decorate('issueAccessToken', (principal: Principal) => ({
-      accessToken: app.jwt.sign({ sub: principal.userId, tid: principal.tenantId, role: principal.role }),
+      accessToken: app.jwt.sign({ sub: principal.userId, tid: principal.tenantId, role: principal.role, sid: principal.sessionId }),
       tokenType: 'Bearer' as const,
       expiresIn: opts.accessTokenTtlSeconds,
     }));

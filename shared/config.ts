@@ -18,6 +18,13 @@ export interface AppConfig {
   corsOrigins: string[];
   /** Login attempts allowed per minute, per client IP and per tenant + email. */
   loginRateLimit: { perIpPerMinute: number; perAccountPerMinute: number };
+  /** Signups allowed per client IP per hour (each creates a tenant and costs an argon2 hash). */
+  signupRateLimitPerIpPerHour: number;
+  /**
+   * Bound on argon2 work (hash and verify) per instance: at most `concurrency` run at once and
+   * at most `queue` wait; beyond that a request gets a 503 problem with Retry-After.
+   */
+  passwordHashing: { concurrency: number; queue: number };
   database: DatabaseConfig;
   events: {
     /** False pauses delivery: events are still written (outbox) but no handler runs. */
@@ -65,6 +72,9 @@ const EnvSchema = z.object({
   CORS_ORIGINS: z.string().default(''),
   LOGIN_RATE_LIMIT_PER_IP: z.coerce.number().int().min(1).max(100_000).default(30),
   LOGIN_RATE_LIMIT_PER_ACCOUNT: z.coerce.number().int().min(1).max(100_000).default(5),
+  SIGNUP_RATE_LIMIT_PER_IP: z.coerce.number().int().min(1).max(1_000_000).default(10),
+  PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10_000).default(32),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
@@ -109,6 +119,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
     loginRateLimit: { perIpPerMinute: e.LOGIN_RATE_LIMIT_PER_IP, perAccountPerMinute: e.LOGIN_RATE_LIMIT_PER_ACCOUNT },
+    signupRateLimitPerIpPerHour: e.SIGNUP_RATE_LIMIT_PER_IP,
+    passwordHashing: { concurrency: e.PASSWORD_HASH_CONCURRENCY, queue: e.PASSWORD_HASH_QUEUE },
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
       : { kind: 'pglite', dataDir: e.PGLITE_DATA_DIR },

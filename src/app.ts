@@ -3,7 +3,7 @@ import fastifyHelmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { validatorCompiler } from 'fastify-type-provider-zod';
-import authModule from '../modules/auth/index.ts';
+import authModule, { createSessionChecker } from '../modules/auth/index.ts';
 import inventoryModule from '../modules/inventory/index.ts';
 import ordersModule from '../modules/orders/index.ts';
 import paymentsModule, { type PaymentsModuleOptions } from '../modules/payments/index.ts';
@@ -77,14 +77,22 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await app.register(problemDetailsPlugin);
   await app.register(databasePlugin, { database });
   await app.register(readCachePlugin, config.readCache);
-  await app.register(authGuardPlugin, config.jwt);
+  // The guard asks the auth module whether a token's session is still live (logout, deactivation).
+  const sessionChecker = createSessionChecker(app.runInTenant);
+  await app.register(authGuardPlugin, { ...config.jwt, sessionCheck: sessionChecker.check });
   await app.register(idempotencyPlugin);
   await app.register(eventBusPlugin, { events: config.events });
   await app.register(apiDocsPlugin);
   await app.register(serviceRoutes);
 
   // Modules (bounded contexts), each a plugin exposing its gateway
-  await app.register(authModule, { loginRateLimit: config.loginRateLimit, refreshTokenTtlSeconds: config.jwt.refreshTokenTtlSeconds });
+  await app.register(authModule, {
+    loginRateLimit: config.loginRateLimit,
+    signupRateLimitPerIpPerHour: config.signupRateLimitPerIpPerHour,
+    passwordHashing: config.passwordHashing,
+    refreshTokenTtlSeconds: config.jwt.refreshTokenTtlSeconds,
+    sessionChecker,
+  });
   await app.register(restaurantModule);
   await app.register(inventoryModule);
   await app.register(paymentsModule, options.payments ?? {});

@@ -122,7 +122,7 @@ describe('POST /auth/signup', () => {
   });
 
   it('accepts passwords of exactly 8 and exactly 128 characters', async () => {
-    const short = await t.api.post(SIGNUP, { restaurantName: `P8 ${uniq()}`, currency: 'USD', email: email(), password: '12345678' });
+    const short = await t.api.post(SIGNUP, { restaurantName: `P8 ${uniq()}`, currency: 'USD', email: email(), password: 'tk4#9qzb' });
     expect(short.status, JSON.stringify(short.body)).toBe(201);
     const long = 'p'.repeat(128);
     const res = await t.api.post(SIGNUP, { restaurantName: `P128 ${uniq()}`, currency: 'USD', email: email(), password: long });
@@ -265,7 +265,8 @@ describe('GET /auth/me and bearer tokens', () => {
   });
 
   it('answers 401 for a token signed with another secret or with alg "none"', async () => {
-    const claims = { sub: owner.user.id, tid: owner.tenant.id, role: 'owner', iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 600 };
+    // The owner's real claims (issuer, audience, session) with a fresh lifetime.
+    const claims = { ...jwtClaims(owner.token), iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 600 };
     expectProblem(await t.api.get(ME, { token: signHs256(claims, 'some-other-secret-that-is-32-chars-long!') }), 401);
     const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
     expectProblem(await t.api.get(ME, { token: `${enc({ alg: 'none', typ: 'JWT' })}.${enc(claims)}.` }), 401);
@@ -274,7 +275,7 @@ describe('GET /auth/me and bearer tokens', () => {
   });
 
   it('answers 401 for an expired token, while the same claims unexpired are accepted', async () => {
-    const claims = { sub: owner.user.id, tid: owner.tenant.id, role: 'owner' as const };
+    const claims = { sub: owner.user.id, tid: owner.tenant.id, role: 'owner' as const, sid: jwtClaims(owner.token).sid };
     const fresh = t.app.jwt.sign(claims);
     expect((await t.api.get(ME, { token: fresh })).status).toBe(200);
     // Issued two hours ago with the app's own lifetime: long expired.
@@ -284,18 +285,19 @@ describe('GET /auth/me and bearer tokens', () => {
   });
 
   it('answers 401 for a token that expires while it is held', async () => {
-    const token = t.app.jwt.sign({ sub: owner.user.id, tid: owner.tenant.id, role: 'owner' }, { expiresIn: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const token = t.app.jwt.sign({ sub: owner.user.id, tid: owner.tenant.id, role: 'owner', sid: jwtClaims(owner.token).sid }, { expiresIn: 1 });
+    // 1 s lifetime + 1 s of tolerated clock skew, then a margin.
+    await new Promise((resolve) => setTimeout(resolve, 2600));
     expectProblem(await t.api.get(ME, { token }), 401);
   });
 
   it('answers 401 for a validly signed token without the tenant claim', async () => {
-    const token = t.app.jwt.sign({ sub: owner.user.id, role: 'owner' } as never);
+    const token = t.app.jwt.sign({ sub: owner.user.id, role: 'owner', sid: jwtClaims(owner.token).sid } as never);
     expectProblem(await t.api.get(ME, { token }), 401);
   });
 
   it('answers 401 on /me for a validly signed token of a user that does not exist', async () => {
-    const token = t.app.jwt.sign({ sub: randomUUID(), tid: owner.tenant.id, role: 'owner' });
+    const token = t.app.jwt.sign({ sub: randomUUID(), tid: owner.tenant.id, role: 'owner', sid: jwtClaims(owner.token).sid });
     expectProblem(await t.api.get(ME, { token }), 401);
   });
 

@@ -2,17 +2,30 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { problems } from '../../shared/problem-details.ts';
 import type { AuthGateway, TenantProfile } from './gateway.ts';
+import { createPasswordHasher, type PasswordHashingLimits } from './passwords.ts';
+import { authRepository } from './repository.ts';
+import { authRoutes } from './routes.ts';
+import type { SessionChecker } from './session-check.ts';
+import { createAuthService, toTenantProfile } from './service.ts';
+
+export { createSessionChecker, type SessionChecker } from './session-check.ts';
 
 /** How long an instance reuses a tenant profile (currency, tax rate, time zone) it has read. */
 export const TENANT_CACHE_MS = 30_000;
-import { authRepository } from './repository.ts';
-import { authRoutes } from './routes.ts';
-import { createAuthService, toTenantProfile } from './service.ts';
 
 /** Options of the auth module (from the app configuration). */
 export interface AuthModuleOptions {
   loginRateLimit: { perIpPerMinute: number; perAccountPerMinute: number };
+  /** Signups per client IP per hour. */
+  signupRateLimitPerIpPerHour: number;
+  /** Bound on concurrent and queued argon2 operations of this instance. */
+  passwordHashing: PasswordHashingLimits;
   refreshTokenTtlSeconds: number;
+  /**
+   * The session check the composition root also gave the auth guard (see
+   * {@link createSessionChecker}); the module drops its cached answers when it ends sessions.
+   */
+  sessionChecker: SessionChecker;
 }
 
 /**
@@ -39,8 +52,13 @@ export default fp<AuthModuleOptions>(
     app.decorate('auth', gateway);
     await app.register(authRoutes, {
       prefix: '/api/v1/auth',
-      service: createAuthService(app, { refreshTokenTtlSeconds: opts.refreshTokenTtlSeconds }),
+      service: createAuthService(app, {
+        refreshTokenTtlSeconds: opts.refreshTokenTtlSeconds,
+        passwords: createPasswordHasher(opts.passwordHashing),
+        sessionChecker: opts.sessionChecker,
+      }),
       loginRateLimit: opts.loginRateLimit,
+      signupRateLimitPerIpPerHour: opts.signupRateLimitPerIpPerHour,
     });
   },
   { name: 'auth', dependencies: ['database', 'auth-guard'] },

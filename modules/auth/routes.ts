@@ -44,30 +44,44 @@ const Token = {
 };
 const RefreshBody = z.object({ refreshToken: z.string().min(1).max(200) });
 
-/** Options of the auth routes: the login rate limits (attempts per minute). */
+/** Options of the auth routes: the login rate limits (attempts per minute) and the signup limit (per hour). */
 export interface AuthRoutesOptions {
   service: AuthService;
   loginRateLimit: { perIpPerMinute: number; perAccountPerMinute: number };
+  signupRateLimitPerIpPerHour: number;
 }
 
+/** Token responses must not be stored by any cache (RFC 6749 §5.1). */
+const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+
 /** HTTP routes of the auth module, mounted at `/api/v1/auth`. */
-export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, { service, loginRateLimit }) => {
+export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, { service, loginRateLimit, signupRateLimitPerIpPerHour }) => {
   // Login is rate-limited twice: per client IP (before the body is read) and per tenant + email
-  // (credential stuffing from many IPs against one account). 429 problem with Retry-After.
+  // + client IP (password guessing against one account). The account limit includes the IP so
+  // that an attacker elsewhere cannot lock a cashier out at the till; guessing from many IPs is
+  // still bounded by each IP's limit and argon2's cost. 429 problem with Retry-After.
   await app.register(fastifyRateLimit, {
     global: false,
     errorResponseBuilder: (_request, context) =>
-      new ProblemError(429, `Too many login attempts; retry in ${Math.ceil(context.ttl / 1000)} s.`, { type: 'rate-limited', title: 'Too Many Requests' }),
+      new ProblemError(429, `Too many attempts; retry in ${Math.ceil(context.ttl / 1000)} s.`, { type: 'rate-limited', title: 'Too Many Requests' }),
   });
   const perIp = app.rateLimit({ max: loginRateLimit.perIpPerMinute, timeWindow: 60_000, keyGenerator: (request: FastifyRequest) => `ip:${request.ip}` });
+  // Each signup creates a tenant and costs an argon2 hash: a few per client IP per hour.
+  const signupPerIp = app.rateLimit({ max: signupRateLimitPerIpPerHour, timeWindow: 3_600_000, keyGenerator: (request: FastifyRequest) => `signup:${request.ip}` });
   // A second limiter on the same route needs createRateLimit (rateLimit runs once per request).
   const accountLimit = app.createRateLimit({
     max: loginRateLimit.perAccountPerMinute,
     timeWindow: 60_000,
     keyGenerator: (request: FastifyRequest) => {
       const body = request.body as { tenant?: string; email?: string };
-      return `account:${String(body.tenant).trim().toLowerCase()}:${String(body.email).trim().toLowerCase()}`;
+      return `account:${String(body.tenant).trim().toLowerCase()}:${String(body.email).trim().toLowerCase()}:${request.ip}`;
     },
+  });
+  // argon2 work is bounded (passwords.ts): its 503 problem carries the wait as Retry-After.
+  app.addHook('onError', async (_request, reply, error) => {
+    if (error instanceof ProblemError && typeof error.extensions.retryAfterSeconds === 'number') {
+      reply.header('retry-after', String(error.extensions.retryAfterSeconds));
+    }
   });
   const perAccount = async (request: FastifyRequest, reply: FastifyReply) => {
     const limit = await accountLimit(request);
@@ -80,9 +94,12 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, 
   app.post(
     '/signup',
     {
+      onRequest: signupPerIp,
       schema: {
         tags: ['auth'],
         summary: 'Create a restaurant (tenant) and its owner',
+        description:
+          'Rate-limited per client IP (429 problem with Retry-After). A password on the list of the 10,000 most common ones is a 422 `password-too-common`; when password hashing is saturated, a 503 `password-hashing-busy` with Retry-After (nothing is created).',
         body: z.object({
           restaurantName: z.string().trim().min(1).max(120),
           currency: CurrencyCode,
@@ -93,14 +110,14 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, 
         }),
         response: {
           201: z.object({ tenant: Tenant, user: Staff, ...Token }),
-          ...problemResponses(),
+          ...problemResponses(422, 429, 503),
         },
       },
     },
     async (request, reply) => {
-      const { tenant, user, session } = await service.signup(request.body);
-      const token = app.issueAccessToken({ userId: user.id, tenantId: tenant.id, role: user.role });
-      return reply.code(201).send({ tenant, user, ...token, ...session });
+      const { tenant, user, session, sessionId } = await service.signup(request.body);
+      const token = app.issueAccessToken({ userId: user.id, tenantId: tenant.id, role: user.role, sessionId });
+      return noStore(reply).code(201).send({ tenant, user, ...token, ...session });
     },
   );
 
@@ -112,14 +129,16 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, 
       schema: {
         tags: ['auth'],
         summary: 'Exchange tenant slug, email and password for an access token and a refresh token',
-        description: 'Rate-limited per client IP and per tenant + email: 429 problem with a Retry-After header.',
+        description:
+          'Rate-limited per client IP and per tenant + email + client IP: 429 problem with a Retry-After header. When password hashing is saturated: 503 `password-hashing-busy` with Retry-After.',
         body: z.object({ tenant: z.string().min(1).max(64).describe('Tenant slug'), email: z.string().min(1).max(254), password: z.string().min(1).max(128) }),
-        response: { 200: z.object({ ...Token, user: Staff }), ...problemResponses(401, 429) },
+        response: { 200: z.object({ ...Token, user: Staff }), ...problemResponses(401, 429, 503) },
       },
     },
-    async (request) => {
-      const { user, session } = await service.login(request.body);
-      return { ...app.issueAccessToken({ userId: user.id, tenantId: user.tenantId, role: user.role }), ...session, user };
+    async (request, reply) => {
+      const { user, session, sessionId } = await service.login(request.body);
+      noStore(reply);
+      return { ...app.issueAccessToken({ userId: user.id, tenantId: user.tenantId, role: user.role, sessionId }), ...session, user };
     },
   );
 
@@ -135,9 +154,10 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, 
         response: { 200: z.object({ ...Token, user: Staff }), ...problemResponses(401, 429) },
       },
     },
-    async (request) => {
-      const { user, session } = await service.refresh(request.body.refreshToken);
-      return { ...app.issueAccessToken({ userId: user.id, tenantId: user.tenantId, role: user.role }), ...session, user };
+    async (request, reply) => {
+      const { user, session, sessionId } = await service.refresh(request.body.refreshToken);
+      noStore(reply);
+      return { ...app.issueAccessToken({ userId: user.id, tenantId: user.tenantId, role: user.role, sessionId }), ...session, user };
     },
   );
 
@@ -180,8 +200,9 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, 
       schema: {
         tags: ['auth'],
         summary: 'Add a staff member (owner: manager or cashier; manager: cashier)',
+        description: 'A password on the list of the 10,000 most common ones is a 422 `password-too-common`.',
         body: z.object({ email: Email, password: Password, role: z.enum(['manager', 'cashier']) }),
-        response: { 201: Staff, ...problemResponses(401, 403, 409) },
+        response: { 201: Staff, ...problemResponses(401, 403, 409, 422, 503) },
       },
     },
     async (request, reply) => reply.code(201).send(await service.createUser(request.principal, request.body)),

@@ -5,8 +5,9 @@ import { toPage } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
 import { ProblemError, problems } from '../../shared/problem-details.ts';
 import type { TenantProfile } from './gateway.ts';
-import { hashPassword, verifyPassword } from './passwords.ts';
+import { assertPasswordNotCommon, type PasswordHasher } from './passwords.ts';
 import { authRepository as repo, type TenantRow, type UserRow } from './repository.ts';
+import type { SessionChecker } from './session-check.ts';
 import { parseRefreshToken, sessions } from './sessions.ts';
 
 /** A staff member as the API shows it (never the password hash). */
@@ -63,7 +64,17 @@ const toStaffView = (u: UserRow): StaffView => ({
 export interface AuthServiceOptions {
   /** Lifetime of refresh tokens in seconds. */
   refreshTokenTtlSeconds: number;
+  /** argon2id behind a bounded queue (503 when full). */
+  passwords: PasswordHasher;
+  /** The guard's session check, told at once when this instance ends sessions. */
+  sessionChecker: SessionChecker;
 }
+
+/**
+ * Tenant whose transaction an unknown slug's login runs in: no tenant has this id, so the user
+ * lookup finds nobody, yet costs what a real one costs (no timing difference, no enumeration).
+ */
+const NO_TENANT = '00000000-0000-0000-0000-000000000000';
 
 const invalidRefreshToken = () =>
   new ProblemError(401, 'The refresh token is invalid, expired or revoked. Log in again.', { type: 'invalid-refresh-token', title: 'Invalid refresh token' });
@@ -71,13 +82,16 @@ const invalidRefreshToken = () =>
 /** Use cases of the auth module. */
 export function createAuthService(app: FastifyInstance, opts: AuthServiceOptions) {
   const ttl = opts.refreshTokenTtlSeconds;
+  const { passwords, sessionChecker } = opts;
   return {
     /**
      * Creates a tenant and its owner. The slug comes from the name and is made unique by a
      * numeric suffix (`pizza-luigi`, `pizza-luigi-2`, ...), safe under concurrent signups.
+     * @throws ProblemError 422 `password-too-common`, 503 `password-hashing-busy`.
      */
     async signup(input: { restaurantName: string; currency: string; email: string; password: string; taxRateBps: number; timeZone: string }) {
-      const passwordHash = await hashPassword(input.password);
+      assertPasswordNotCommon(input.password);
+      const passwordHash = await passwords.hash(input.password);
       const base = slugify(input.restaurantName);
       for (let attempt = 0; attempt < 20; attempt++) {
         const slug = attempt === 0 ? base : `${base}-${attempt < 10 ? attempt + 1 : newId().slice(-8)}`;
@@ -99,8 +113,8 @@ export function createAuthService(app: FastifyInstance, opts: AuthServiceOptions
               passwordHash,
               role: 'owner',
             });
-            const session = await sessions.issue(tx, tenantId, user.id, ttl);
-            return { tenant: toTenantProfile(tenant), user: toStaffView(user), session };
+            const { grant, sessionId } = await sessions.issue(tx, tenantId, user.id, ttl);
+            return { tenant: toTenantProfile(tenant), user: toStaffView(user), session: grant, sessionId };
           });
         } catch (error) {
           if (!isUniqueViolation(error)) throw error;
@@ -109,16 +123,19 @@ export function createAuthService(app: FastifyInstance, opts: AuthServiceOptions
       throw new Error('could not find a free tenant slug');
     },
 
-    /** @throws ProblemError 401 (one answer for any wrong part: no account enumeration). */
+    /**
+     * Equal work whatever is wrong: an unknown slug still runs the user lookup (in a tenant that
+     * does not exist) and one argon2 verification (against a dummy hash).
+     * @throws ProblemError 401 (one answer for any wrong part: no account enumeration), 503
+     * `password-hashing-busy`.
+     */
     async login(input: { tenant: string; email: string; password: string }) {
-      const tenantId = await repo.tenantIdBySlug(app.database.db, input.tenant.trim().toLowerCase());
-      const user = tenantId
-        ? await app.runInTenant(tenantId, ({ tx }) => repo.userByEmail(tx, tenantId, normalizeEmail(input.email)))
-        : undefined;
-      const ok = await verifyPassword(user?.active ? user.passwordHash : undefined, input.password);
+      const tenantId = (await repo.tenantIdBySlug(app.database.db, input.tenant.trim().toLowerCase())) ?? NO_TENANT;
+      const user = await app.runInTenant(tenantId, ({ tx }) => repo.userByEmail(tx, tenantId, normalizeEmail(input.email)));
+      const ok = await passwords.verify(user?.active ? user.passwordHash : undefined, input.password);
       if (!ok || !user) throw invalidCredentials();
-      const session = await app.runInTenant(user.tenantId, ({ tx }) => sessions.issue(tx, user.tenantId, user.id, ttl));
-      return { user: toStaffView(user), session };
+      const { grant, sessionId } = await app.runInTenant(user.tenantId, ({ tx }) => sessions.issue(tx, user.tenantId, user.id, ttl));
+      return { user: toStaffView(user), session: grant, sessionId };
     },
 
     /**
@@ -142,31 +159,38 @@ export function createAuthService(app: FastifyInstance, opts: AuthServiceOptions
           return { ok: false as const };
         }
         await sessions.markRotated(tx, tenantId, current.id);
-        return { ok: true as const, user: toStaffView(user), session: await sessions.issue(tx, tenantId, user.id, ttl, current.familyId) };
+        const { grant, sessionId } = await sessions.issue(tx, tenantId, user.id, ttl, current.familyId);
+        return { ok: true as const, user: toStaffView(user), session: grant, sessionId };
       });
       if (!outcome.ok) throw invalidRefreshToken();
       return outcome;
     },
 
-    /** Ends the session (the refresh token's family). Unknown tokens are ignored: logout always succeeds. */
+    /**
+     * Ends the session (the refresh token's family), and with it the access tokens of that
+     * session (within seconds on every instance, at once on this one). Unknown tokens are
+     * ignored: logout always succeeds.
+     */
     async logout(refreshToken: string): Promise<void> {
       const parsed = parseRefreshToken(refreshToken);
       if (!parsed) return;
-      await app.runInTenant(parsed.tenantId, async ({ tx, tenantId }) => {
+      const ended = await app.runInTenant(parsed.tenantId, async ({ tx, tenantId }) => {
         const current = await sessions.find(tx, tenantId, parsed.secret);
         if (current) await sessions.revokeFamily(tx, tenantId, current.familyId);
+        return current;
       });
+      if (ended) sessionChecker.forget(ended.tenantId, ended.userId, ended.familyId);
     },
 
     /**
-     * Activates or deactivates a staff member; deactivating ends all their sessions (refresh
-     * tokens; access tokens expire within their 15-minute lifetime, and `GET /me` refuses them).
+     * Activates or deactivates a staff member; deactivating ends all their sessions: refresh
+     * tokens at once, access tokens within seconds on every instance (the guard's session check).
      * Owners manage managers and cashiers, managers manage cashiers; nobody changes an owner or
      * themselves.
      * @throws ProblemError 404 unknown user, 403 not allowed.
      */
     async setActive(principal: Principal, userId: string, active: boolean) {
-      return app.runInTenant(principal.tenantId, async ({ tx, tenantId }) => {
+      const view = await app.runInTenant(principal.tenantId, async ({ tx, tenantId }) => {
         const target = await repo.userById(tx, tenantId, userId);
         if (!target) throw problems.notFound('No such staff member.');
         if (target.id === principal.userId) throw problems.forbidden('You cannot deactivate yourself.');
@@ -177,6 +201,8 @@ export function createAuthService(app: FastifyInstance, opts: AuthServiceOptions
         if (!active) await sessions.revokeUser(tx, tenantId, userId);
         return toStaffView(updated!);
       });
+      if (!active) sessionChecker.forget(principal.tenantId, userId);
+      return view;
     },
 
     /** @throws ProblemError 401 when the token's user no longer exists or is deactivated. */
@@ -188,13 +214,15 @@ export function createAuthService(app: FastifyInstance, opts: AuthServiceOptions
 
     /**
      * Adds a staff member. Owners may add managers and cashiers; managers only cashiers.
-     * @throws ProblemError 403 (role not allowed), 409 (email already used in this tenant).
+     * @throws ProblemError 403 (role not allowed), 409 (email already used in this tenant), 422
+     * `password-too-common`, 503 `password-hashing-busy`.
      */
     async createUser(principal: Principal, input: { email: string; password: string; role: 'manager' | 'cashier' }) {
       if (principal.role === 'manager' && input.role !== 'cashier') {
         throw problems.forbidden('A manager can only add cashiers.');
       }
-      const passwordHash = await hashPassword(input.password);
+      assertPasswordNotCommon(input.password);
+      const passwordHash = await passwords.hash(input.password);
       try {
         return await app.runInTenant(principal.tenantId, async ({ tx }) =>
           toStaffView(

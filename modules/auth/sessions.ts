@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Transaction } from '../../shared/database.ts';
 import { newId } from '../../shared/ids.ts';
 import { Id } from '../../shared/http-schemas.ts';
-import { refreshTokens } from './schema.ts';
+import { refreshTokens, users } from './schema.ts';
 
 /** What a client gets to keep a session alive: an opaque refresh token and its lifetime in seconds. */
 export interface RefreshGrant {
@@ -26,8 +26,11 @@ export function parseRefreshToken(token: string): { tenantId: string; secret: st
 
 /** Refresh-token sessions (rotation with reuse detection); every function runs in the tenant's transaction. */
 export const sessions = {
-  /** Issues a token in `familyId` (a new family = a new login). */
-  async issue(tx: Transaction, tenantId: string, userId: string, ttlSeconds: number, familyId = newId()): Promise<RefreshGrant> {
+  /**
+   * Issues a token in `familyId` (a new family = a new login). The family id is the session id
+   * that access tokens carry (`sid`), so ending the family ends those access tokens too.
+   */
+  async issue(tx: Transaction, tenantId: string, userId: string, ttlSeconds: number, familyId = newId()): Promise<{ grant: RefreshGrant; sessionId: string }> {
     const secret = randomBytes(32).toString('base64url');
     await tx.insert(refreshTokens).values({
       tenantId,
@@ -37,7 +40,30 @@ export const sessions = {
       tokenHash: hash(secret),
       expiresAt: new Date(Date.now() + ttlSeconds * 1000),
     });
-    return { refreshToken: `${tenantId}.${secret}`, refreshExpiresIn: ttlSeconds };
+    return { grant: { refreshToken: `${tenantId}.${secret}`, refreshExpiresIn: ttlSeconds }, sessionId: familyId };
+  },
+
+  /**
+   * True while the session `familyId` of `userId` is live: the user exists and is active, and
+   * some token of the family is neither revoked nor expired (one indexed round trip).
+   */
+  async isLive(tx: Transaction, tenantId: string, userId: string, familyId: string): Promise<boolean> {
+    const [row] = await tx
+      .select({ id: refreshTokens.id })
+      .from(refreshTokens)
+      .innerJoin(users, and(eq(users.tenantId, refreshTokens.tenantId), eq(users.id, refreshTokens.userId)))
+      .where(
+        and(
+          eq(refreshTokens.tenantId, tenantId),
+          eq(refreshTokens.familyId, familyId),
+          eq(refreshTokens.userId, userId),
+          isNull(refreshTokens.revokedAt),
+          gt(refreshTokens.expiresAt, sql`now()`),
+          eq(users.active, true),
+        ),
+      )
+      .limit(1);
+    return row !== undefined;
   },
 
   /** The stored token for `secret`, locked for the rest of the transaction. */

@@ -63,6 +63,7 @@ export function testConfig(database: DatabaseConfig, env: Record<string, string>
       // Suites log in a lot from one IP; tests of the limits set their own.
       LOGIN_RATE_LIMIT_PER_IP: '100000',
       LOGIN_RATE_LIMIT_PER_ACCOUNT: '100000',
+      SIGNUP_RATE_LIMIT_PER_IP: '100000',
       ...env,
     }),
     database,
