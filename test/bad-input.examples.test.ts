@@ -88,10 +88,10 @@ describe.runIf(onRealPostgres())('dates PostgreSQL cannot store are a 400', () =
   it.each([
     ['/api/v1/orders?from=0000-01-01T00:00:00Z', 'querystring.from'],
     ['/api/v1/orders?to=0001-01-01T00:00:00%2B14:00', 'querystring.to'],
-    ['/api/v1/reports/sales?from=0000-06-01T00:00:00Z&to=0000-06-02T00:00:00Z', 'querystring.from'],
+    ['/api/v1/reports/sales?from=0000-06-01T00:00:00Z&to=2020-06-02T00:00:00Z', 'querystring.from'],
     ['/api/v1/reports/sales?to=0001-01-05T00:00:00Z', 'querystring.to'],
     ['/api/v1/reports/top-items?to=9999-12-31T23:00:00-14:00', 'querystring.to'],
-    ['/api/v1/reports/payment-mix?from=0000-12-31T00:00:00Z&to=0001-01-02T00:00:00Z', 'querystring.from'],
+    ['/api/v1/reports/payment-mix?from=0000-12-31T00:00:00Z', 'querystring.from'],
   ])('GET %s', async (url, path) => {
     await expectRejected(() => t.api.get(url, { token: owner.token }), [path]);
   });
