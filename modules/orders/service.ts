@@ -183,7 +183,8 @@ export function createOrdersService(app: FastifyInstance) {
     },
 
     /**
-     * Cancels a paid order: refunds its payment and puts tracked stock back, atomically.
+     * Cancels a paid order: refunds its payment and gives back the stock its sale took (the
+     * inventory's `sale` movements of the order, never more), atomically.
      * @throws ProblemError 404, 409 `order-already-cancelled`.
      */
     cancel(principal: Principal, id: string, onCommit?: CommitHook): Promise<OrderView> {
