@@ -197,7 +197,7 @@ declare module 'fastify' {
       `import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { bearerAuth } from '../../shared/auth-guard.ts';
-import { decodeCursor, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
+import { decodeCursor, PageQuery, pageOf, Text, Timestamp } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
 import type { ${n.pascal}Service } from './service.ts';
 
@@ -235,7 +235,8 @@ export const ${n.camel}Routes: FastifyPluginAsyncZod<{ service: ${n.pascal}Servi
         tags: ['${n.kebab}'],
         summary: 'Create an item',
         security: bearerAuth,
-        body: z.object({ name: z.string().trim().min(1).max(200) }),
+        // Bodies are strict (an unknown field is a 400 naming it); request strings are Text (no NUL).
+        body: z.strictObject({ name: Text.trim().min(1).max(200) }),
         response: { 201: ${n.pascal}ItemSchema, ...problemResponses(401, 403) },
       },
     },

@@ -26,10 +26,50 @@ export const CurrencyCode = z
 /** ISO 8601 UTC timestamp in responses. */
 export const Timestamp = z.iso.datetime().describe('ISO 8601 timestamp, UTC');
 
-/** `limit` and `cursor` of every list endpoint: limit 1..100, default 20. */
+/**
+ * Every string a request may carry: any Unicode text except NUL (U+0000), which PostgreSQL
+ * cannot store in `text` (SQLSTATE 22021). Request schemas use this (or a format such as
+ * `z.uuid()`, `z.email()`, an enum) instead of a bare `z.string()`; OpenAPI shows the pattern,
+ * and test/bad-input.property.test.ts fails on a request string that lacks one.
+ */
+export const Text = z.string().regex(/^[^\u0000]*$/, 'must not contain the NUL character (\\u0000)');
+
+/**
+ * A non-negative integer query parameter written in decimal digits only (`16`, `016`): `0x10`,
+ * `1e2`, `+5`, ` 5` and `5.0` are refused, as careful public APIs do. Parsed to a number and
+ * checked against `min..max`.
+ */
+export function QueryInt(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^[0-9]{1,15}$/, 'must be an integer written in decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+}
+
+/** Earliest instant a request may name: 1970-01-01T00:00:00Z. */
+export const MIN_INSTANT = new Date('1970-01-01T00:00:00Z');
+/** Latest instant a request may name: 9999-12-31T00:00:00Z (a day of margin for local-time arithmetic). */
+export const MAX_INSTANT = new Date('9999-12-31T00:00:00Z');
+
+/**
+ * An ISO 8601 date-time with `Z` or an offset, naming an instant between {@link MIN_INSTANT} and
+ * {@link MAX_INSTANT} once converted to UTC. JavaScript's `Date` accepts year 0 (and an offset can
+ * push year 1 or 9999 across the edge), but PostgreSQL's `timestamptz` refuses year 0 (22008),
+ * and report periods subtract days from these instants: the bounds keep every derived value
+ * storable. Stays a string; convert with `new Date(value)`.
+ */
+export const Instant = z.iso
+  .datetime({ offset: true })
+  .refine((v) => {
+    const ms = Date.parse(v);
+    return ms >= MIN_INSTANT.getTime() && ms <= MAX_INSTANT.getTime();
+  }, `must be between ${MIN_INSTANT.toISOString()} and ${MAX_INSTANT.toISOString()}`);
+
+/** `limit` and `cursor` of every list endpoint: limit 1..100 in decimal digits, default 20. */
 export const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20).describe('Page size, 1..100 (default 20)'),
-  cursor: z.string().min(1).max(200).optional().describe('Opaque cursor from a previous page\'s `nextCursor`'),
+  limit: QueryInt(1, 100).default(20).describe('Page size, 1..100 in decimal digits (default 20)'),
+  cursor: Text.min(1).max(200).optional().describe('Opaque cursor from a previous page\'s `nextCursor`'),
 });
 
 /** `{items, nextCursor}`: the envelope of every list response. */

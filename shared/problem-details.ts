@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
+import { sqlState } from './database.ts';
 
 /** Media type of every error response (RFC 9457 §3). */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -95,7 +96,14 @@ export function problemFor(error: FastifyError | ProblemError, request: FastifyR
     // One entry per bad field: the first message of each path (later ones repeat the fault).
     const byPath = new Map<string, string>();
     for (const v of error.validation) {
-      const path = [where, ...v.instancePath.split('/').filter(Boolean)].join('.');
+      const at = [where, ...v.instancePath.split('/').filter(Boolean)];
+      // Strict objects: one entry per unknown field, named by its own path (`body.items.0.discount`).
+      const unknownKeys = v.keyword === 'unrecognized_keys' ? (v.params as { keys?: unknown }).keys : undefined;
+      if (Array.isArray(unknownKeys)) {
+        for (const key of unknownKeys) byPath.set([...at, String(key)].join('.'), 'is not a known field');
+        continue;
+      }
+      const path = at.join('.');
       if (!byPath.has(path)) byPath.set(path, v.message ?? 'Invalid value');
     }
     const errors = [...byPath].map(([path, message]) => ({ path, message }));
@@ -106,6 +114,17 @@ export function problemFor(error: FastifyError | ProblemError, request: FastifyR
       detail: `The request ${where} is invalid: ${errors.length} problem(s).`,
       ...base,
       errors,
+    };
+  }
+  if (isDataException(error)) {
+    // Backstop: a value got past validation that PostgreSQL refuses (out of range, NUL, bad date).
+    // The statement failed, so its transaction rolled back: nothing changed. No SQL in the answer.
+    return {
+      type: 'urn:problem:pos:invalid-value',
+      title: 'Invalid value',
+      status: 422,
+      detail: 'A value in the request cannot be stored (out of range or not representable). Nothing was changed.',
+      ...base,
     };
   }
   const status = error.statusCode ?? 500;
@@ -123,6 +142,16 @@ export function problemFor(error: FastifyError | ProblemError, request: FastifyR
   };
 }
 
+/**
+ * True for PostgreSQL's *data exceptions* (SQLSTATE class 22: 22003 numeric out of range, 22021
+ * NUL or bad encoding, 22007/22008 bad or out-of-range date-time, 22P02 bad text representation,
+ * …), which mean a value of the request got past validation. Connection and server errors are
+ * other classes and stay 5xx.
+ */
+export function isDataException(error: unknown): boolean {
+  return sqlState(error)?.startsWith('22') ?? false;
+}
+
 /** Sends `problem` as `application/problem+json`. */
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).serializer(JSON.stringify).send(problem);
@@ -137,6 +166,7 @@ export const problemDetailsPlugin = fp(
     app.setErrorHandler((error: FastifyError | ProblemError, request, reply) => {
       const problem = problemFor(error, request);
       if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+      else if (isDataException(error)) request.log.warn({ err: error }, 'PostgreSQL refused a value that validation let through');
       else request.log.info({ status: problem.status, type: problem.type }, problem.detail);
       if (problem.status === 401) reply.header('www-authenticate', 'Bearer');
       return sendProblem(reply, problem);

@@ -3,24 +3,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ROLES } from '../../shared/auth-guard.ts';
-import { CurrencyCode, decodeCursor, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
+import { CurrencyCode, decodeCursor, PageQuery, pageOf, Text, Timestamp } from '../../shared/http-schemas.ts';
 import { ProblemError, problemResponses } from '../../shared/problem-details.ts';
+import { loadTimeZoneCatalog } from '../../shared/time-zones.ts';
 import type { AuthService } from './service.ts';
 
 // NIST SP 800-63B §5.1.1: at least 8 characters; we cap at 128 to bound hashing work.
-const Password = z.string().min(8, 'must be at least 8 characters').max(128, 'must be at most 128 characters');
+const Password = Text.min(8, 'must be at least 8 characters').max(128, 'must be at most 128 characters');
 const Email = z.email().max(254);
-const TimeZone = z
-  .string()
-  .refine((tz) => {
-    try {
-      new Intl.DateTimeFormat('en', { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'must be an IANA time zone such as Europe/Paris')
-  .describe('IANA time zone for reports');
 
 const Tenant = z
   .object({
@@ -42,7 +32,7 @@ const Token = {
   refreshToken: z.string().describe('Opaque; exchange it at POST /refresh. Rotates on every use.'),
   refreshExpiresIn: z.number().int().describe('Refresh token lifetime, seconds'),
 };
-const RefreshBody = z.object({ refreshToken: z.string().min(1).max(200) });
+const RefreshBody = z.strictObject({ refreshToken: Text.min(1).max(200) });
 
 /** Options of the auth routes: the login rate limits (attempts per minute) and the signup limit (per hour). */
 export interface AuthRoutesOptions {
@@ -56,6 +46,11 @@ const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store
 
 /** HTTP routes of the auth module, mounted at `/api/v1/auth`. */
 export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, { service, loginRateLimit, signupRateLimitPerIpPerHour }) => {
+  // Time zones are checked against PostgreSQL's own list: Intl accepts names it lacks.
+  const zones = await loadTimeZoneCatalog(app.database.db);
+  const TimeZone = Text.refine((tz) => zones.isKnown(tz), 'must be a time zone PostgreSQL knows, such as Europe/Paris, or a UTC offset such as -03:00').describe(
+    'IANA time zone (as listed in PostgreSQL\'s pg_timezone_names) or a UTC offset `±HH:MM`, for reports',
+  );
   // Login is rate-limited twice: per client IP (before the body is read) and per tenant + email
   // + client IP (password guessing against one account). The account limit includes the IP so
   // that an attacker elsewhere cannot lock a cashier out at the till; guessing from many IPs is
@@ -100,8 +95,8 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, 
         summary: 'Create a restaurant (tenant) and its owner',
         description:
           'Rate-limited per client IP (429 problem with Retry-After). A password on the list of the 10,000 most common ones is a 422 `password-too-common`; when password hashing is saturated, a 503 `password-hashing-busy` with Retry-After (nothing is created).',
-        body: z.object({
-          restaurantName: z.string().trim().min(1).max(120),
+        body: z.strictObject({
+          restaurantName: Text.trim().min(1).max(120),
           currency: CurrencyCode,
           email: Email,
           password: Password,
@@ -131,7 +126,7 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, 
         summary: 'Exchange tenant slug, email and password for an access token and a refresh token',
         description:
           'Rate-limited per client IP and per tenant + email + client IP: 429 problem with a Retry-After header. When password hashing is saturated: 503 `password-hashing-busy` with Retry-After.',
-        body: z.object({ tenant: z.string().min(1).max(64).describe('Tenant slug'), email: z.string().min(1).max(254), password: z.string().min(1).max(128) }),
+        body: z.strictObject({ tenant: Text.min(1).max(64).describe('Tenant slug'), email: Text.min(1).max(254), password: Text.min(1).max(128) }),
         response: { 200: z.object({ ...Token, user: Staff }), ...problemResponses(401, 429, 503) },
       },
     },
@@ -201,7 +196,7 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, 
         tags: ['auth'],
         summary: 'Add a staff member (owner: manager or cashier; manager: cashier)',
         description: 'A password on the list of the 10,000 most common ones is a 422 `password-too-common`.',
-        body: z.object({ email: Email, password: Password, role: z.enum(['manager', 'cashier']) }),
+        body: z.strictObject({ email: Email, password: Password, role: z.enum(['manager', 'cashier']) }),
         response: { 201: Staff, ...problemResponses(401, 403, 409, 422, 503) },
       },
     },
@@ -216,7 +211,7 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, 
         tags: ['auth'],
         summary: 'Activate or deactivate a staff member (deactivation ends their sessions)',
         params: z.object({ id: z.uuid() }),
-        body: z.object({ active: z.boolean() }),
+        body: z.strictObject({ active: z.boolean() }),
         response: { 200: Staff, ...problemResponses(401, 403, 404) },
       },
     },

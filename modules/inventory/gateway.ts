@@ -38,17 +38,30 @@ export type StockLevelChanged = DomainEvent<
 /** Published when a menu item stops being tracked (it was deleted): forget its stock. */
 export type StockTrackingStopped = DomainEvent<'StockTrackingStopped', { menuItemId: string }>;
 
+/** The order a sale belongs to, and who rang it up or cancelled it (for the movement log). */
+export interface SaleRef {
+  orderId: string;
+  userId?: string | undefined;
+}
+
 /** Calls other modules may make into inventory. All of them join the caller's unit of work. */
 export interface InventoryGateway {
   /**
-   * Takes stock for `lines` (same item may not repeat). Untracked items are skipped. Rows are
-   * locked in menu item id order, so concurrent orders cannot deadlock on each other.
+   * Takes stock for `lines` (same item may not repeat) and records what it took as `sale`
+   * movements of `sale.orderId` (pipelined with the caller's next statements). Untracked items
+   * are skipped (nothing recorded). Rows are locked in menu item id order, so concurrent orders
+   * cannot deadlock on each other.
    * @throws ProblemError 409 `insufficient-stock` naming the first item short of stock; the
    *   caller's transaction must then roll back (nothing is taken).
    */
-  takeStock(uow: UnitOfWork, lines: readonly StockLine[]): Promise<StockLevelChange[]>;
-  /** Puts stock back (e.g. a cancelled order). Untracked items are skipped. */
-  restoreStock(uow: UnitOfWork, lines: readonly StockLine[]): Promise<StockLevelChange[]>;
+  takeStock(uow: UnitOfWork, lines: readonly StockLine[], sale: SaleRef): Promise<StockLevelChange[]>;
+  /**
+   * Gives back exactly what the `sale` movements of `sale.orderId` took (e.g. the order was
+   * cancelled), recorded as `cancellation` movements: an item that was untracked when sold gets
+   * nothing, one no longer tracked is skipped. Never fails on the amount: a level that would
+   * pass the int4 maximum is capped there. Call it once per order.
+   */
+  restoreStock(uow: UnitOfWork, sale: SaleRef): Promise<StockLevelChange[]>;
 }
 
 declare module 'fastify' {

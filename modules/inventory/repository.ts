@@ -1,6 +1,6 @@
-import { and, asc, eq, gt, gte, inArray, lte, sql } from 'drizzle-orm';
+import { and, asc, between, eq, gt, inArray, lte, sql } from 'drizzle-orm';
 import type { Transaction } from '../../shared/database.ts';
-import { stockLevels, stockMovements } from './schema.ts';
+import { INT4_MAX, stockLevels, stockMovements } from './schema.ts';
 
 export type StockLevelRow = typeof stockLevels.$inferSelect;
 
@@ -40,16 +40,48 @@ export const inventoryRepository = {
   },
 
   /**
-   * Adds `delta` (may be negative) only if the result stays >= 0, in one statement; returns the
-   * new row, or undefined when the item is untracked or the result would be negative.
+   * Adds `delta` (may be negative) only if the result stays within `0..max`, in one statement
+   * (computed in bigint, so it cannot overflow the int4 column); returns the new row, or
+   * undefined when the item is untracked or the result would leave the bounds.
    */
-  async addIfNonNegative(tx: Transaction, tenantId: string, menuItemId: string, delta: number): Promise<StockLevelRow | undefined> {
+  async addWithinBounds(tx: Transaction, tenantId: string, menuItemId: string, delta: number, max: number = INT4_MAX): Promise<StockLevelRow | undefined> {
+    const after = sql`${stockLevels.onHand}::bigint + ${delta}`;
     const [row] = await tx
       .update(stockLevels)
       .set({ onHand: sql`${stockLevels.onHand} + ${delta}`, version: sql`${stockLevels.version} + 1`, updatedAt: sql`now()` })
-      .where(and(eq(stockLevels.tenantId, tenantId), eq(stockLevels.menuItemId, menuItemId), gte(sql`${stockLevels.onHand} + ${delta}`, 0)))
+      .where(and(eq(stockLevels.tenantId, tenantId), eq(stockLevels.menuItemId, menuItemId), between(after, 0, max)))
       .returning();
     return row;
+  },
+
+  /** Sets the level of a tracked item (already locked by the caller); undefined if untracked. */
+  async setOnHand(tx: Transaction, tenantId: string, menuItemId: string, onHand: number): Promise<StockLevelRow | undefined> {
+    const [row] = await tx
+      .update(stockLevels)
+      .set({ onHand, version: sql`${stockLevels.version} + 1`, updatedAt: sql`now()` })
+      .where(and(eq(stockLevels.tenantId, tenantId), eq(stockLevels.menuItemId, menuItemId)))
+      .returning();
+    return row;
+  },
+
+  /** Tracked levels of `menuItemIds`, locked FOR UPDATE in menu item id order (no deadlocks). */
+  async lockItems(tx: Transaction, tenantId: string, menuItemIds: string[]): Promise<StockLevelRow[]> {
+    return tx
+      .select()
+      .from(stockLevels)
+      .where(and(eq(stockLevels.tenantId, tenantId), inArray(stockLevels.menuItemId, menuItemIds)))
+      .orderBy(asc(stockLevels.menuItemId))
+      .for('update');
+  },
+
+  /** Units each item lost to the `sale` movements of an order (positive numbers). */
+  async soldBy(tx: Transaction, tenantId: string, orderId: string): Promise<Array<{ menuItemId: string; quantity: number }>> {
+    const rows = await tx
+      .select({ menuItemId: stockMovements.menuItemId, quantity: sql<string>`-sum(${stockMovements.delta})` })
+      .from(stockMovements)
+      .where(and(eq(stockMovements.tenantId, tenantId), eq(stockMovements.orderId, orderId), eq(stockMovements.reason, 'sale')))
+      .groupBy(stockMovements.menuItemId);
+    return rows.map((r) => ({ menuItemId: r.menuItemId, quantity: Number(r.quantity) })).filter((r) => r.quantity > 0);
   },
 
   /** Stops tracking a menu item (its movements stay in the ledger). */
@@ -59,6 +91,11 @@ export const inventoryRepository = {
 
   async recordMovement(tx: Transaction, row: typeof stockMovements.$inferInsert): Promise<void> {
     await tx.insert(stockMovements).values(row);
+  },
+
+  /** Starts the insert of movement rows (for `uow.pipeline`: nobody waits for its answer). */
+  insertMovements(tx: Transaction, rows: (typeof stockMovements.$inferInsert)[]): Promise<unknown> {
+    return tx.insert(stockMovements).values(rows).execute();
   },
 
   /** Tracked items in menu item id order; `lowStock` keeps those at or below their threshold. */

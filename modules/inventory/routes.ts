@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { decodeCursor, Id, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
-import { ADJUSTMENT_REASONS } from './schema.ts';
+import { ADJUSTMENT_REASONS, MAX_ON_HAND } from './schema.ts';
 import type { InventoryService } from './service.ts';
 
 const Units = z.number().int('must be a whole number of units');
@@ -28,7 +28,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService 
         tags: ['inventory'],
         summary: 'Set the stock of a menu item (starts tracking it)',
         params: ItemParams,
-        body: z.object({ onHand: Units.min(0).max(1_000_000), lowStockThreshold: Units.min(0).max(1_000_000).optional() }),
+        body: z.strictObject({ onHand: Units.min(0).max(MAX_ON_HAND), lowStockThreshold: Units.min(0).max(MAX_ON_HAND).optional() }),
         response: { 200: StockLevel, ...problemResponses(401, 403, 404) },
       },
     },
@@ -41,10 +41,10 @@ export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService 
       config: { roles: ['owner', 'manager'] },
       schema: {
         tags: ['inventory'],
-        summary: 'Add or remove stock; a result below zero is refused (409)',
+        summary: `Add or remove stock; a result below zero or above ${MAX_ON_HAND} is refused (409)`,
         params: ItemParams,
-        body: z.object({
-          delta: Units.min(-1_000_000).max(1_000_000).refine((d) => d !== 0, 'must not be zero'),
+        body: z.strictObject({
+          delta: Units.min(-MAX_ON_HAND).max(MAX_ON_HAND).refine((d) => d !== 0, 'must not be zero'),
           reason: z.enum(ADJUSTMENT_REASONS),
         }),
         response: { 201: StockLevel, ...problemResponses(401, 403, 404, 409) },

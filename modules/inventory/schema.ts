@@ -8,6 +8,22 @@ export const inventorySchema = pgSchema('inventory');
 export const ADJUSTMENT_REASONS = ['delivery', 'waste', 'count', 'correction'] as const;
 
 /**
+ * Reasons of the movement log: the adjustment reasons, `count` for a level set with PUT, `sale`
+ * for stock an order took and `cancellation` for what its cancellation gave back.
+ */
+export type MovementReason = (typeof ADJUSTMENT_REASONS)[number] | 'sale' | 'cancellation';
+
+/**
+ * Most units of one item that a count or an adjustment may leave on hand (one million). Keeps
+ * `on_hand` (int4, at most 2,147,483,647) far from overflowing; only a cancellation may restore
+ * stock above it (what its order took), and that is capped at the int4 maximum.
+ */
+export const MAX_ON_HAND = 1_000_000;
+
+/** Largest value of an int4 column (2^31 - 1). */
+export const INT4_MAX = 2_147_483_647;
+
+/**
  * Stock of one tracked menu item. Items without a row are made to order and never run out.
  * The CHECK is the last line of defence: stock can never be negative, whatever the code does.
  */
@@ -29,7 +45,12 @@ export const stockLevels = inventorySchema.table(
   ],
 );
 
-/** Ledger of manual stock changes (set and adjustments), for audit. */
+/**
+ * Ledger of every stock change of a tracked item, for audit: counts (set), adjustments, sales
+ * (`order_id` = the order, negative `delta`) and cancellation restocks (`order_id` = the
+ * cancelled order). A cancellation restores exactly its order's `sale` movements.
+ * `on_hand_after` is null only on sales backfilled by migration 0004 (the level then is unknown).
+ */
 export const stockMovements = inventorySchema.table(
   'stock_movements',
   {
@@ -37,10 +58,15 @@ export const stockMovements = inventorySchema.table(
     id: uuid('id').notNull(),
     menuItemId: uuid('menu_item_id').notNull(),
     delta: integer('delta').notNull(),
-    reason: text('reason').notNull(),
-    onHandAfter: integer('on_hand_after').notNull(),
+    reason: text('reason').$type<MovementReason>().notNull(),
+    onHandAfter: integer('on_hand_after'),
     userId: uuid('user_id'),
+    orderId: uuid('order_id'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ name: 'stock_movements_pk', columns: [t.tenantId, t.id] }), index('stock_movements_item_idx').on(t.tenantId, t.menuItemId)],
+  (t) => [
+    primaryKey({ name: 'stock_movements_pk', columns: [t.tenantId, t.id] }),
+    index('stock_movements_item_idx').on(t.tenantId, t.menuItemId),
+    index('stock_movements_order_idx').on(t.tenantId, t.orderId).where(sql`${t.orderId} is not null`),
+  ],
 );

@@ -5,9 +5,9 @@ import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import { domainEvent } from '../../shared/event-bus.ts';
-import type { StockLevelChange, StockLevelChanged, StockLine, StockTrackingStopped } from './gateway.ts';
+import type { SaleRef, StockLevelChange, StockLevelChanged, StockLine, StockTrackingStopped } from './gateway.ts';
 import { inventoryRepository as repo, type StockLevelRow } from './repository.ts';
-import type { ADJUSTMENT_REASONS } from './schema.ts';
+import { INT4_MAX, MAX_ON_HAND, type ADJUSTMENT_REASONS } from './schema.ts';
 
 /** Stock of a tracked item as the API shows it (units, never negative). */
 export interface StockLevelView {
@@ -76,15 +76,24 @@ export function createInventoryService(app: FastifyInstance) {
 
     /**
      * Adds `delta` units (negative to remove). @throws ProblemError 404 untracked item,
-     * 409 `insufficient-stock` when the result would be negative (nothing changes).
+     * 409 `insufficient-stock` when the result would be negative, 409 `stock-limit-exceeded`
+     * when it would pass {@link MAX_ON_HAND} (nothing changes).
      */
     adjust(principal: Principal, menuItemId: string, input: { delta: number; reason: (typeof ADJUSTMENT_REASONS)[number] }) {
       return app.runInTenant(principal.tenantId, async (uow) => {
         const { tx, tenantId } = uow;
-        const row = await repo.addIfNonNegative(tx, tenantId, menuItemId, input.delta);
+        const row = await repo.addWithinBounds(tx, tenantId, menuItemId, input.delta, MAX_ON_HAND);
         if (!row) {
           const current = await repo.byItem(tx, tenantId, menuItemId);
           if (!current) throw notTracked();
+          if (current.onHand + input.delta > MAX_ON_HAND) {
+            throw problems.conflict(
+              'stock-limit-exceeded',
+              'Stock limit exceeded',
+              `${current.onHand} on hand; adding ${input.delta} would pass the limit of ${MAX_ON_HAND} units per item.`,
+              { menuItemId, onHand: current.onHand, limit: MAX_ON_HAND },
+            );
+          }
           throw problems.conflict(
             'insufficient-stock',
             'Insufficient stock',
@@ -121,11 +130,11 @@ export function createInventoryService(app: FastifyInstance) {
     },
 
     /** Gateway: see {@link import('./gateway.ts').InventoryGateway.takeStock}. */
-    async takeStock(uow: UnitOfWork, lines: readonly StockLine[]): Promise<StockLevelChange[]> {
+    async takeStock(uow: UnitOfWork, lines: readonly StockLine[], sale: SaleRef): Promise<StockLevelChange[]> {
       // A fixed lock order (by id) makes concurrent multi-line orders deadlock-free. The updates
       // are sent together (pipelined: one round trip) and run in that order.
       const sorted = [...lines].sort((a, b) => (a.menuItemId < b.menuItemId ? -1 : 1));
-      const rows = await Promise.all(sorted.map((line) => repo.addIfNonNegative(uow.tx, uow.tenantId, line.menuItemId, -line.quantity)));
+      const rows = await Promise.all(sorted.map((line) => repo.addWithinBounds(uow.tx, uow.tenantId, line.menuItemId, -line.quantity)));
       const unchanged = sorted.filter((_, i) => !rows[i]);
       if (unchanged.length > 0) {
         const levels = await repo.byItems(uow.tx, uow.tenantId, unchanged.map((l) => l.menuItemId));
@@ -140,17 +149,61 @@ export function createInventoryService(app: FastifyInstance) {
           );
         }
       }
-      const changed = rows.filter((r): r is StockLevelRow => r !== undefined);
+      const taken = sorted.flatMap((line, i) => (rows[i] ? [{ line, row: rows[i] }] : []));
+      if (taken.length > 0) {
+        // The sale in the movement log: what a cancellation will give back. Pipelined: it leaves
+        // with the order's next statements, no round trip of its own.
+        uow.pipeline(
+          repo.insertMovements(
+            uow.tx,
+            taken.map(({ line, row }) => ({
+              tenantId: uow.tenantId,
+              id: newId(),
+              menuItemId: line.menuItemId,
+              delta: -line.quantity,
+              reason: 'sale' as const,
+              onHandAfter: row.onHand,
+              orderId: sale.orderId,
+              userId: sale.userId ?? null,
+            })),
+          ),
+        );
+      }
+      const changed = taken.map((t) => t.row);
       await publishChanges(uow, changed);
       return changed.map(toChange);
     },
 
     /** Gateway: see {@link import('./gateway.ts').InventoryGateway.restoreStock}. */
-    async restoreStock(uow: UnitOfWork, lines: readonly StockLine[]): Promise<StockLevelChange[]> {
-      const changed: StockLevelRow[] = [];
-      for (const line of [...lines].sort((a, b) => (a.menuItemId < b.menuItemId ? -1 : 1))) {
-        const row = await repo.addIfNonNegative(uow.tx, uow.tenantId, line.menuItemId, line.quantity);
-        if (row) changed.push(row);
+    async restoreStock(uow: UnitOfWork, sale: SaleRef): Promise<StockLevelChange[]> {
+      const { tx, tenantId } = uow;
+      const sold = await repo.soldBy(tx, tenantId, sale.orderId);
+      if (sold.length === 0) return [];
+      const levels = await repo.lockItems(tx, tenantId, sold.map((s) => s.menuItemId));
+      const restocks = levels.map((level) => {
+        const quantity = sold.find((s) => s.menuItemId === level.menuItemId)!.quantity;
+        // Never past the int4 column: a cancellation must always succeed.
+        return { level, onHand: Math.min(level.onHand + quantity, INT4_MAX) };
+      });
+      const changed = (await Promise.all(restocks.map((r) => repo.setOnHand(tx, tenantId, r.level.menuItemId, r.onHand)))).filter(
+        (r): r is StockLevelRow => r !== undefined,
+      );
+      if (restocks.length > 0) {
+        uow.pipeline(
+          repo.insertMovements(
+            tx,
+            restocks.map((r) => ({
+              tenantId,
+              id: newId(),
+              menuItemId: r.level.menuItemId,
+              delta: r.onHand - r.level.onHand,
+              reason: 'cancellation' as const,
+              onHandAfter: r.onHand,
+              orderId: sale.orderId,
+              userId: sale.userId ?? null,
+            })),
+          ),
+        );
       }
       await publishChanges(uow, changed);
       return changed.map(toChange);

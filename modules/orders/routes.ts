@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, Id, MinorUnits, PageQuery, Timestamp } from '../../shared/http-schemas.ts';
+import { decodeCursor, Id, Instant, MinorUnits, PageQuery, Text, Timestamp } from '../../shared/http-schemas.ts';
 import { IdempotencyKeyHeader } from '../../shared/idempotency.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
 import { ORDER_STATUSES } from './schema.ts';
@@ -36,16 +36,16 @@ const OrderSchema = z
 
 const IdempotencyHeaders = z.looseObject({ 'idempotency-key': IdempotencyKeyHeader });
 
-const PlaceOrderBody = z.object({
+const PlaceOrderBody = z.strictObject({
   items: z
-    .array(z.object({ menuItemId: Id, quantity: z.number().int('must be a whole number').min(1).max(999) }))
+    .array(z.strictObject({ menuItemId: Id, quantity: z.number().int('must be a whole number').min(1).max(999) }))
     .min(1, 'an order needs at least one item')
     .max(100),
   payment: z.discriminatedUnion('method', [
-    z.object({ method: z.literal('cash'), tendered: MinorUnits.describe('Cash handed over, minor units') }),
-    z.object({ method: z.literal('card'), token: z.string().min(1).max(255).describe('Card token from the terminal (test: tok_visa)') }),
+    z.strictObject({ method: z.literal('cash'), tendered: MinorUnits.describe('Cash handed over, minor units') }),
+    z.strictObject({ method: z.literal('card'), token: Text.min(1).max(255).describe('Card token from the terminal (test: tok_visa)') }),
   ]),
-  note: z.string().max(500).optional(),
+  note: Text.max(500).optional(),
 });
 
 /** HTTP routes of the orders module, mounted at `/api/v1/orders`. */
@@ -89,8 +89,8 @@ export const ordersRoutes: FastifyPluginAsyncZod<{ service: OrdersService }> = a
         summary: 'List orders (oldest first), filtered by status and creation time [from, to)',
         querystring: PageQuery.extend({
           status: z.enum(ORDER_STATUSES).optional(),
-          from: z.iso.datetime({ offset: true }).optional().describe('Created at or after (ISO 8601)'),
-          to: z.iso.datetime({ offset: true }).optional().describe('Created before (ISO 8601)'),
+          from: Instant.optional().describe('Created at or after (ISO 8601)'),
+          to: Instant.optional().describe('Created before (ISO 8601)'),
         }),
         response: { 200: z.object({ items: z.array(OrderSchema), nextCursor: z.string().nullable() }), ...problemResponses(401, 403) },
       },

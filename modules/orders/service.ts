@@ -125,7 +125,7 @@ export function createOrdersService(app: FastifyInstance) {
         // in a fixed order (stock by item id, then the counter), and both calls are sent in one
         // write (pipelined), so they stay locked for as few round trips as possible. If stock
         // runs short, the 409 rolls the order insert back with everything else.
-        const takingStock = app.inventory.takeStock(uow, stockLines(lines));
+        const takingStock = app.inventory.takeStock(uow, stockLines(lines), { orderId, userId: principal.userId });
         const numbering = repo.insertNumbered(
           uow.tx,
           {
@@ -185,7 +185,8 @@ export function createOrdersService(app: FastifyInstance) {
     },
 
     /**
-     * Cancels a paid order: refunds its payment and puts tracked stock back, atomically.
+     * Cancels a paid order: refunds its payment and gives back the stock its sale took (the
+     * inventory's `sale` movements of the order, never more), atomically.
      * @throws ProblemError 404, 409 `order-already-cancelled`.
      */
     cancel(principal: Principal, id: string, idempotency?: IdempotencyGuard): Promise<OrderView> {
@@ -199,7 +200,9 @@ export function createOrdersService(app: FastifyInstance) {
         }
         const lines = await repo.linesOf(uow.tx, uow.tenantId, [order.id]);
         const payment = await app.payments.refund(uow, order.paymentId);
-        await app.inventory.restoreStock(uow, stockLines(lines));
+        // Exactly what the sale took (its stock movements), not the lines: an item tracked only
+        // after the sale gets nothing back.
+        await app.inventory.restoreStock(uow, { orderId: order.id, userId: principal.userId });
         const cancelled = await repo.markCancelled(uow.tx, uow.tenantId, order.id);
         const view = toView(cancelled, lines, payment);
         await app.events.publish(

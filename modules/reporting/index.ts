@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { StockLevelChanged, StockTrackingStopped } from '../inventory/gateway.ts';
 import type { OrderCancelled, OrderPaid } from '../orders/gateway.ts';
+import { loadTimeZoneCatalog } from '../../shared/time-zones.ts';
 import { reportingRoutes } from './routes.ts';
 import { createReportingService, reportingHandlers } from './service.ts';
 
@@ -15,7 +16,8 @@ export default fp(
     app.events.subscribe<OrderCancelled>('OrderCancelled', 'reporting', reportingHandlers.orderCancelled);
     app.events.subscribe<StockLevelChanged>('StockLevelChanged', 'reporting', reportingHandlers.stockLevelChanged);
     app.events.subscribe<StockTrackingStopped>('StockTrackingStopped', 'reporting', reportingHandlers.stockTrackingStopped);
-    await app.register(reportingRoutes, { prefix: '/api/v1/reports', service: createReportingService(app) });
+    const zones = await loadTimeZoneCatalog(app.database.db);
+    await app.register(reportingRoutes, { prefix: '/api/v1/reports', service: createReportingService(app, zones) });
   },
   { name: 'reporting', dependencies: ['database', 'auth-guard', 'event-bus', 'auth'] },
 );

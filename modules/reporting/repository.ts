@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Transaction } from '../../shared/database.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import type { OrderCancelled, OrderPaid } from '../orders/gateway.ts';
@@ -64,24 +64,27 @@ export const reportingRepository = {
     pipeline(tx.delete(stockSnapshots).where(and(eq(stockSnapshots.tenantId, tenantId), eq(stockSnapshots.menuItemId, menuItemId))).execute());
   },
 
-  /** Paid (gross, tax, count) and refunded sums per local day/hour of `timeZone`. */
-  async salesBuckets(tx: Transaction, tenantId: string, q: Period & { groupBy: 'day' | 'hour'; timeZone: string }) {
+  /**
+   * Paid (gross, tax, count) and refunded sums per local day/hour of the zone `atTimeZone` (the
+   * operand of `AT TIME ZONE`: a zone name, or an interval for a UTC offset; see shared/time-zones.ts).
+   */
+  async salesBuckets(tx: Transaction, tenantId: string, q: Period & { groupBy: 'day' | 'hour'; atTimeZone: SQL }) {
     const rows = await queryRows<{ start: string | Date; orders: unknown; gross: unknown; tax: unknown; refunds: unknown }>(
       tx,
       sql`
         with paid as (
-          select date_trunc(${q.groupBy}, paid_at at time zone ${q.timeZone}) as bucket,
+          select date_trunc(${q.groupBy}, paid_at at time zone ${q.atTimeZone}) as bucket,
                  count(*) as orders, sum(total) as gross, sum(tax) as tax
           from reporting.order_facts
           where tenant_id = ${tenantId} and paid_at >= ${q.from.toISOString()} and paid_at < ${q.to.toISOString()}
           group by 1
         ), refunded as (
-          select date_trunc(${q.groupBy}, cancelled_at at time zone ${q.timeZone}) as bucket, sum(refund_amount) as refunds
+          select date_trunc(${q.groupBy}, cancelled_at at time zone ${q.atTimeZone}) as bucket, sum(refund_amount) as refunds
           from reporting.order_facts
           where tenant_id = ${tenantId} and cancelled_at >= ${q.from.toISOString()} and cancelled_at < ${q.to.toISOString()}
           group by 1
         )
-        select (coalesce(p.bucket, r.bucket) at time zone ${q.timeZone}) as start,
+        select (coalesce(p.bucket, r.bucket) at time zone ${q.atTimeZone}) as start,
                coalesce(p.orders, 0) as orders, coalesce(p.gross, 0) as gross,
                coalesce(p.tax, 0) as tax, coalesce(r.refunds, 0) as refunds
         from paid p full outer join refunded r on p.bucket = r.bucket

@@ -1,14 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
+import { decodeCursor, Instant, PageQuery, pageOf, QueryInt, Timestamp } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
 import type { ReportingService } from './service.ts';
 
 const Money = z.number().int().describe('Minor units of `currency`');
 const Figures = { orders: z.number().int(), gross: Money, tax: Money, refunds: Money, net: Money.describe('gross - refunds') };
 const Period = z.object({
-  from: z.iso.datetime({ offset: true }).optional().describe('Start, inclusive (ISO 8601); default 30 days before `to`'),
-  to: z.iso.datetime({ offset: true }).optional().describe('End, exclusive (ISO 8601); default now'),
+  from: Instant.optional().describe('Start, inclusive (ISO 8601); default 30 days before `to`'),
+  to: Instant.optional().describe('End, exclusive (ISO 8601); default now'),
 });
 const toDates = (q: { from?: string | undefined; to?: string | undefined }) => ({
   from: q.from ? new Date(q.from) : undefined,
@@ -50,7 +50,7 @@ export const reportingRoutes: FastifyPluginAsyncZod<{ service: ReportingService 
       schema: {
         ...common,
         summary: 'Best-selling menu items (units, then revenue) of orders paid in the period and not cancelled',
-        querystring: Period.extend({ limit: z.coerce.number().int().min(1).max(100).default(10) }),
+        querystring: Period.extend({ limit: QueryInt(1, 100).default(10).describe('How many items, 1..100 in decimal digits (default 10)') }),
         response: {
           200: z.object({
             currency: z.string(),

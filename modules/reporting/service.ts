@@ -5,6 +5,7 @@ import type { Principal } from '../../shared/auth-guard.ts';
 import type { EventHandler } from '../../shared/event-bus.ts';
 import { toPage } from '../../shared/http-schemas.ts';
 import { problems } from '../../shared/problem-details.ts';
+import type { TimeZoneCatalog } from '../../shared/time-zones.ts';
 import { reportingRepository as repo } from './repository.ts';
 
 const DAY_MS = 86_400_000;
@@ -36,8 +37,11 @@ export const reportingHandlers = {
   stockTrackingStopped: (async (uow, e) => repo.forgetStock(uow, e.payload.menuItemId)) satisfies EventHandler<StockTrackingStopped>,
 };
 
-/** Report queries of the reporting module (owners and managers). Money in minor units. */
-export function createReportingService(app: FastifyInstance) {
+/**
+ * Report queries of the reporting module (owners and managers). Money in minor units. `zones`
+ * turns the tenant's time zone into what PostgreSQL reads right (offsets, unknown names).
+ */
+export function createReportingService(app: FastifyInstance, zones: TimeZoneCatalog) {
   const withTenant = <T>(principal: Principal, work: (ctx: Parameters<Parameters<typeof app.runInTenant>[1]>[0], tenant: Awaited<ReturnType<typeof app.auth.getTenant>>) => Promise<T>) =>
     app.runInTenant(principal.tenantId, async (uow) => work(uow, await app.auth.getTenant(uow)));
 
@@ -46,13 +50,15 @@ export function createReportingService(app: FastifyInstance) {
     sales(principal: Principal, q: PeriodQuery & { groupBy: 'day' | 'hour' }) {
       const period = resolvePeriod(q);
       return withTenant(principal, async (uow, tenant) => {
-        const rows = await repo.salesBuckets(uow.tx, uow.tenantId, { ...period, groupBy: q.groupBy, timeZone: tenant.timeZone });
+        // A zone stored before signup checked it against PostgreSQL falls back to UTC (and says so).
+        const timeZone = zones.usable(tenant.timeZone);
+        const rows = await repo.salesBuckets(uow.tx, uow.tenantId, { ...period, groupBy: q.groupBy, atTimeZone: zones.atTimeZone(timeZone) });
         const buckets = rows.map((b) => ({ ...b, net: b.gross - b.refunds }));
         const totals = buckets.reduce(
           (t, b) => ({ orders: t.orders + b.orders, gross: t.gross + b.gross, tax: t.tax + b.tax, refunds: t.refunds + b.refunds, net: t.net + b.net }),
           { orders: 0, gross: 0, tax: 0, refunds: 0, net: 0 },
         );
-        return { currency: tenant.currency, timeZone: tenant.timeZone, from: period.from.toISOString(), to: period.to.toISOString(), buckets, totals };
+        return { currency: tenant.currency, timeZone, from: period.from.toISOString(), to: period.to.toISOString(), buckets, totals };
       });
     },
 

@@ -71,9 +71,12 @@ describe('POST /restaurant/menu-items', () => {
     expect(res.body).toMatchObject({ sku: null, category: null, available: true, currency: 'EUR' });
   });
 
-  it('takes the currency from the tenant, whatever the client sends', async () => {
+  it("takes the currency from the tenant; a client-sent currency is an unknown field (400)", async () => {
     const jpy = await signup(t.api, { currency: 'JPY' });
-    const created = await menuItem(t.api, jpy.token, { price: 900, currency: 'USD' });
+    const refused = await t.api.post('/api/v1/restaurant/menu-items', { name: 'Ramen', price: 900, currency: 'USD' }, { token: jpy.token });
+    expectProblem(refused, 400, 'validation-error');
+    expect(refused.body.errors).toEqual([{ path: 'body.currency', message: 'is not a known field' }]);
+    const created = await menuItem(t.api, jpy.token, { price: 900 });
     expect(created.currency).toBe('JPY');
     expect((await readItem(jpy.token, created.id)).currency).toBe('JPY');
   });

@@ -4,13 +4,13 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { TenantReadCache } from '../../shared/read-cache.ts';
 import { compileResponseSerializer } from '../../shared/response-serializer.ts';
-import { decodeCursor, Id, MinorUnits, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
+import { decodeCursor, Id, MinorUnits, PageQuery, pageOf, Text, Timestamp } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
 import type { RestaurantService } from './service.ts';
 
-const Name = z.string().trim().min(1).max(120);
-const Sku = z.string().trim().min(1).max(64).describe('Stock keeping unit, unique per restaurant');
-const Category = z.string().trim().min(1).max(60);
+const Name = Text.trim().min(1).max(120);
+const Sku = Text.trim().min(1).max(64).describe('Stock keeping unit, unique per restaurant');
+const Category = Text.trim().min(1).max(60);
 
 const MenuItem = z
   .object({
@@ -49,7 +49,7 @@ export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantServic
       schema: {
         tags: ['restaurant'],
         summary: 'Add a menu item',
-        body: z.object({ name: Name, sku: Sku.optional(), price: MinorUnits, category: Category.optional(), available: z.boolean().default(true) }),
+        body: z.strictObject({ name: Name, sku: Sku.optional(), price: MinorUnits, category: Category.optional(), available: z.boolean().default(true) }),
         response: { 201: MenuItem, ...problemResponses(401, 403, 409) },
       },
     },
@@ -107,9 +107,10 @@ export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantServic
         summary: 'Change a menu item (only the fields sent)',
         params: ItemParams,
         body: z
-          .object({ name: Name, sku: Sku.nullable(), price: MinorUnits, category: Category.nullable(), available: z.boolean() })
+          .strictObject({ name: Name, sku: Sku.nullable(), price: MinorUnits, category: Category.nullable(), available: z.boolean() })
           .partial()
-          .refine((b) => Object.keys(b).length > 0, 'send at least one field'),
+          // Only when the fields are otherwise valid: an unknown field alone is reported as such.
+          .refine((b) => Object.keys(b).length > 0, { message: 'send at least one field', when: (payload) => payload.issues.length === 0 }),
         response: { 200: MenuItem, ...problemResponses(401, 403, 404, 409) },
       },
     },
