@@ -41,6 +41,27 @@ export interface AppConfig {
      * notification is lost while the listening connection reconnects.
      */
     ttlSeconds: number;
+    /**
+     * Most bytes each read cache may hold (its entries' estimated size, see shared/read-cache.ts);
+     * the least recently used tenants' entries are dropped beyond it.
+     */
+    maxBytes: number;
+  };
+  /**
+   * Limits of the HTTP server against slow and idle clients (slowloris, slow-drip bodies) and
+   * against running out of file descriptors. All durations in milliseconds.
+   */
+  http: {
+    /** Time to receive a whole request, headers and body; then 408 and the connection is closed. */
+    requestTimeoutMs: number;
+    /** Time to receive a request's headers (and for a new connection to send them); at most `requestTimeoutMs`. */
+    headersTimeoutMs: number;
+    /** How long an idle keep-alive connection is kept between requests. */
+    keepAliveTimeoutMs: number;
+    /** A connection with no bytes sent or received for this long is closed (e.g. a client that stopped reading). */
+    connectionTimeoutMs: number;
+    /** Open connections beyond this are closed as soon as they are accepted. */
+    maxConnections: number;
   };
   jwt: {
     secret: string;
@@ -86,6 +107,12 @@ const EnvSchema = z.object({
   EVENT_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(5),
   EVENT_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
   READ_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+  READ_CACHE_MAX_BYTES: z.coerce.number().int().min(1024).max(2 ** 34).default(64 * 1024 * 1024),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(72_000),
+  HTTP_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
 });
@@ -108,6 +135,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(['HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS']);
+  }
   if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
     throw new ConfigError(['JWT_SECRET: required in production (at least 32 characters)']);
   }
@@ -125,7 +155,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
       : { kind: 'pglite', dataDir: e.PGLITE_DATA_DIR },
     events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS },
-    readCache: { ttlSeconds: e.READ_CACHE_TTL_SECONDS },
+    readCache: { ttlSeconds: e.READ_CACHE_TTL_SECONDS, maxBytes: e.READ_CACHE_MAX_BYTES },
+    http: {
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      connectionTimeoutMs: e.HTTP_CONNECTION_TIMEOUT_MS,
+      maxConnections: e.HTTP_MAX_CONNECTIONS,
+    },
     jwt: {
       secret: e.JWT_SECRET ?? randomBytes(48).toString('base64url'),
       secretGenerated: !e.JWT_SECRET,

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
+import { NodeFS } from '@electric-sql/pglite/nodefs';
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -135,8 +137,13 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
     };
   }
 
-  if (!config.dataDir.startsWith('memory://')) await mkdir(config.dataDir, { recursive: true });
-  const client = await PGlite.create(config.dataDir);
+  let client: PGlite;
+  if (config.dataDir.startsWith('memory://')) client = await PGlite.create(config.dataDir);
+  else {
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    await restrictToOwner(config.dataDir);
+    client = await PGlite.create({ fs: new OwnerOnlyNodeFS(config.dataDir) });
+  }
   const db = drizzlePglite({ client, ...(logger ? { logger } : {}) }) as unknown as Database;
   return {
     kind: 'pglite',
@@ -158,6 +165,50 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
     },
     close: () => client.close(),
   };
+}
+
+/**
+ * Takes group and other permissions off `path` and, for a directory, everything under it
+ * (directories end up at most 0700, files 0600): a PGlite data directory written by an older
+ * version of the app, or copied with lax permissions, is closed at start. Symbolic links are
+ * left alone.
+ */
+async function restrictToOwner(path: string): Promise<void> {
+  const stat = await lstat(path);
+  if (stat.isSymbolicLink()) return;
+  if ((stat.mode & 0o077) !== 0) await chmod(path, stat.mode & 0o700);
+  if (stat.isDirectory()) for (const name of await readdir(path)) await restrictToOwner(join(path, name));
+}
+
+/** The part of Emscripten's NODEFS that {@link OwnerOnlyNodeFS} wraps. */
+interface EmscriptenNodeFs {
+  node_ops?: { mknod?: (parent: unknown, name: string, mode: number, dev: unknown) => unknown };
+  doSetAttr?: (arg: unknown, node: unknown, attr: { mode?: number }, ...rest: unknown[]) => unknown;
+}
+
+/**
+ * PGlite's Node.js filesystem (its data directory on disk), except that every file and directory
+ * PostgreSQL creates or chmods there is owner-only: PGlite (0.5.16) creates its files 0666 with
+ * an explicit chmod, which the process umask does not restrict. The modes are masked inside this
+ * instance's Emscripten NODEFS (creation and chmod), so nothing else in the process is touched.
+ * Should a PGlite upgrade rename these internals, the data directory itself stays 0700, which
+ * already keeps other users out (test/pglite-files.test.ts checks the files too).
+ */
+class OwnerOnlyNodeFS extends NodeFS {
+  override async init(...args: Parameters<NodeFS['init']>): ReturnType<NodeFS['init']> {
+    const result = await super.init(...args);
+    const ownerOnly = (mod: { NODEFS: unknown }) => {
+      const nodefs = mod.NODEFS as EmscriptenNodeFs;
+      const mask = (mode: number) => mode & ~0o077;
+      const mknod = nodefs.node_ops?.mknod;
+      if (mknod && nodefs.node_ops) nodefs.node_ops.mknod = (parent, name, mode, dev) => mknod(parent, name, mask(mode), dev);
+      const doSetAttr = nodefs.doSetAttr?.bind(nodefs);
+      if (doSetAttr) nodefs.doSetAttr = (arg, node, attr, ...rest) => doSetAttr(arg, node, attr.mode === undefined ? attr : { ...attr, mode: mask(attr.mode) }, ...rest);
+    };
+    // Before the data directory is mounted (NodeFS's own preRun).
+    result.emscriptenOpts.preRun = [ownerOnly, ...(result.emscriptenOpts.preRun ?? [])];
+    return result;
+  }
 }
 
 /**

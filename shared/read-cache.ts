@@ -18,12 +18,30 @@ import type { UnitOfWork } from './unit-of-work.ts';
  * - when the listening connection was lost and restored (notifications in between are lost),
  *   everything is dropped; `READ_CACHE_TTL_SECONDS` bounds the age of any entry in any case.
  *
- * Entries are per tenant (the key never crosses tenants) and bounded: at most `maxTenants`
- * tenants (least recently used go first) and `maxKeysPerTenant` keys each.
+ * Entries are per tenant (the key never crosses tenants) and bounded by memory: their estimated
+ * size ({@link estimateBytes}, or the cache's `sizeOf`) stays under `READ_CACHE_MAX_BYTES`, the
+ * least recently used tenants' entries going first; also at most `maxTenants` tenants and
+ * `maxKeysPerTenant` keys each.
  */
 export interface TenantReadCache<V> {
   get(tenantId: string, key: string, load: () => Promise<V>): Promise<V>;
   invalidate(uow: Pick<UnitOfWork, 'tx' | 'tenantId' | 'pipeline' | 'afterCommit'>): void;
+}
+
+/** Options of one read cache; the byte cap is the app's (`READ_CACHE_MAX_BYTES`). */
+export interface ReadCacheOptions<V> {
+  maxTenants?: number;
+  maxKeysPerTenant?: number;
+  /** Estimated bytes one cached value takes in memory; default {@link estimateBytes}. */
+  sizeOf?: (value: V) => number;
+}
+
+/** What one read cache holds now: its estimated `bytes` (≤ `maxBytes`), its entries and tenants. */
+export interface ReadCacheStats {
+  bytes: number;
+  maxBytes: number;
+  entries: number;
+  tenants: number;
 }
 
 declare module 'fastify' {
@@ -32,9 +50,43 @@ declare module 'fastify' {
      * Creates the {@link TenantReadCache} named `name` (unique in the app; it names the
      * invalidation messages). With `READ_CACHE_TTL_SECONDS=0` the cache keeps nothing.
      */
-    createReadCache<V>(name: string, options?: { maxTenants?: number; maxKeysPerTenant?: number }): TenantReadCache<V>;
+    createReadCache<V>(name: string, options?: ReadCacheOptions<V>): TenantReadCache<V>;
+    /** Size and fill of every read cache of the app, by name (for tests and monitoring). */
+    readCacheStats(): Record<string, ReadCacheStats>;
   }
 }
+
+/**
+ * A rough upper estimate of the bytes `value` takes in V8's heap: a string 16 bytes of header
+ * plus 1 byte per character (2 when it has any character beyond Latin-1), a number or boolean
+ * 8, an object or array 16 plus, per member, 8 for the slot and its key and value. Shared
+ * sub-objects are counted once; it is an estimate for cache budgets, not an exact measure.
+ */
+export function estimateBytes(value: unknown, seen = new Set<object>()): number {
+  switch (typeof value) {
+    case 'string':
+      return 16 + (/[^\u0000-\u00ff]/.test(value) ? 2 : 1) * value.length;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return 8;
+    case 'object': {
+      if (value === null || seen.has(value)) return 8;
+      seen.add(value);
+      let bytes = 16;
+      if (value instanceof Map) for (const [k, v] of value) bytes += 8 + estimateBytes(k, seen) + estimateBytes(v, seen);
+      else if (ArrayBuffer.isView(value)) bytes += value.byteLength;
+      else if (Array.isArray(value)) for (const v of value) bytes += 8 + estimateBytes(v, seen);
+      else for (const [k, v] of Object.entries(value)) bytes += 8 + estimateBytes(k, seen) + estimateBytes(v, seen);
+      return bytes;
+    }
+    default:
+      return 8;
+  }
+}
+
+/** Bytes counted per cached entry beyond its key and value (the Map slot and the expiry). */
+const ENTRY_OVERHEAD_BYTES = 64;
 
 /** The NOTIFY channel every read cache of every instance shares; payload `<cache name>:<tenant id>`. */
 export const READ_CACHE_CHANNEL = 'pos_read_cache';
@@ -42,19 +94,34 @@ export const READ_CACHE_CHANNEL = 'pos_read_cache';
 interface Entry<V> {
   value: V;
   expiresAt: number;
+  /** Estimated bytes of `value`. */
+  size: number;
 }
 
 /** Kernel plugin: `app.createReadCache` and the one LISTEN that keeps every cache coherent. */
 export const readCachePlugin = fp(
-  async (app: FastifyInstance, opts: { ttlSeconds: number }) => {
+  async (app: FastifyInstance, opts: { ttlSeconds: number; maxBytes: number }) => {
     const ttlMs = opts.ttlSeconds * 1000;
-    const caches = new Map<string, { drop(tenantId: string): void; clear(): void }>();
+    const caches = new Map<string, { drop(tenantId: string): void; clear(): void; stats(): ReadCacheStats }>();
 
-    app.decorate('createReadCache', function <V>(name: string, options: { maxTenants?: number; maxKeysPerTenant?: number } = {}): TenantReadCache<V> {
+    app.decorate('readCacheStats', () => Object.fromEntries([...caches].map(([name, cache]) => [name, cache.stats()])));
+    app.decorate('createReadCache', function <V>(name: string, options: ReadCacheOptions<V> = {}): TenantReadCache<V> {
       if (caches.has(name)) throw new Error(`read cache "${name}" exists already`);
       if (name.includes(':')) throw new Error(`read cache name "${name}" may not contain ':'`);
       const maxKeysPerTenant = options.maxKeysPerTenant ?? 64;
-      const tenants = new LRUCache<string, Map<string, Entry<V>>>({ max: options.maxTenants ?? 2000 });
+      const sizeOf = options.sizeOf ?? ((value: V) => estimateBytes(value));
+      // A tenant's entries are one LRU item, sized when set: so its Map is never changed in
+      // place, but replaced (see `get`), and lru-cache recounts it. A tenant whose pages alone
+      // exceed the cap is not kept (lru-cache's maxEntrySize defaults to maxSize).
+      const tenants = new LRUCache<string, Map<string, Entry<V>>>({
+        max: options.maxTenants ?? 2000,
+        maxSize: opts.maxBytes,
+        sizeCalculation: (entries, tenantId) => {
+          let bytes = estimateBytes(tenantId);
+          for (const [key, entry] of entries) bytes += ENTRY_OVERHEAD_BYTES + estimateBytes(key) + entry.size;
+          return Math.max(1, bytes);
+        },
+      });
       // Bumped by every invalidation: a load that saw it change may hold pre-write data.
       let epoch = 0;
       const drop = (tenantId: string) => {
@@ -67,6 +134,11 @@ export const readCachePlugin = fp(
           epoch++;
           tenants.clear();
         },
+        stats: () => {
+          let entries = 0;
+          for (const map of tenants.values()) entries += map.size;
+          return { bytes: tenants.calculatedSize, maxBytes: opts.maxBytes, entries, tenants: tenants.size };
+        },
       });
       return {
         async get(tenantId, key, load) {
@@ -76,10 +148,11 @@ export const readCachePlugin = fp(
           const started = epoch;
           const value = await load();
           if (ttlMs > 0 && epoch === started) {
-            let entries = tenants.get(tenantId);
-            if (!entries) tenants.set(tenantId, (entries = new Map()));
+            const entries = new Map(tenants.get(tenantId));
+            entries.delete(key);
             if (entries.size >= maxKeysPerTenant) entries.delete(entries.keys().next().value!);
-            entries.set(key, { value, expiresAt: now + ttlMs });
+            entries.set(key, { value, expiresAt: now + ttlMs, size: sizeOf(value) });
+            tenants.set(tenantId, entries);
           }
           return value;
         },

@@ -19,6 +19,7 @@ import { databasePlugin } from '../shared/kernel-plugins.ts';
 import { problemDetailsPlugin } from '../shared/problem-details.ts';
 import { zodResponseSerializerCompiler } from '../shared/response-serializer.ts';
 import { apiDocsPlugin } from './api-docs.ts';
+import { httpServerOptions, limitConnections } from './http-server-options.ts';
 import { serviceRoutes } from './service-routes.ts';
 
 /** Seams for tests and embedding; production passes none. */
@@ -51,9 +52,11 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
       ...(options.logStream ? { stream: options.logStream } : {}),
     },
     bodyLimit: config.bodyLimitBytes,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => crypto.randomUUID(),
+    // Timeouts against slow clients, problem+json for the HTTP layer's own errors, and a
+    // client x-request-id echoed only when it looks like an id (src/http-server-options.ts).
+    ...httpServerOptions(config.http),
   });
+  limitConnections(app, config.http.maxConnections);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(zodResponseSerializerCompiler);
 
