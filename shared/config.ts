@@ -26,6 +26,12 @@ export interface AppConfig {
     retryLimit: number;
     /** First retry delay in seconds; doubles each attempt (exponential backoff with jitter). */
     retryDelaySeconds: number;
+    /**
+     * Seconds without a heartbeat after which an event claimed by an instance is taken back and
+     * retried elsewhere (a crashed instance's events); at least 10 (pg-boss's minimum). Workers
+     * beat every half of it; instances check every half of it too.
+     */
+    heartbeatSeconds: number;
   };
   readCache: {
     /**
@@ -75,6 +81,7 @@ const EnvSchema = z.object({
   EVENT_DELIVERY: z.enum(['on', 'off']).default('on'),
   EVENT_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(5),
   EVENT_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
+  EVENT_HEARTBEAT_SECONDS: z.coerce.number().int().min(10).max(3600).default(10),
   READ_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
@@ -112,7 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
       : { kind: 'pglite', dataDir: e.PGLITE_DATA_DIR },
-    events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS },
+    events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS, heartbeatSeconds: e.EVENT_HEARTBEAT_SECONDS },
     readCache: { ttlSeconds: e.READ_CACHE_TTL_SECONDS },
     jwt: {
       secret: e.JWT_SECRET ?? randomBytes(48).toString('base64url'),
