@@ -3,7 +3,17 @@ import { z } from 'zod';
 
 /** Where the data lives: a PostgreSQL server (postgres.js) or the embedded PGlite. */
 export type DatabaseConfig =
-  | { kind: 'postgres'; url: string; poolMax: number }
+  | {
+      kind: 'postgres';
+      url: string;
+      poolMax: number;
+      /**
+       * A direct (session) connection to the same database, for when `url` goes through a
+       * transaction pooler such as PgBouncer: LISTEN and the migrations' advisory lock use it, and
+       * statements on `url` are not prepared. Unset: `url` is direct.
+       */
+      directUrl?: string;
+    }
   | { kind: 'pglite'; dataDir: string };
 
 /** The application's configuration, parsed and validated once at start (see {@link loadConfig}). */
@@ -75,6 +85,10 @@ const EnvSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
+  DATABASE_DIRECT_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   PGLITE_DATA_DIR: z.string().min(1).default('./.data'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -117,7 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
     loginRateLimit: { perIpPerMinute: e.LOGIN_RATE_LIMIT_PER_IP, perAccountPerMinute: e.LOGIN_RATE_LIMIT_PER_ACCOUNT },
     database: e.DATABASE_URL
-      ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
+      ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, ...(e.DATABASE_DIRECT_URL ? { directUrl: e.DATABASE_DIRECT_URL } : {}) }
       : { kind: 'pglite', dataDir: e.PGLITE_DATA_DIR },
     events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS, heartbeatSeconds: e.EVENT_HEARTBEAT_SECONDS },
     readCache: { ttlSeconds: e.READ_CACHE_TTL_SECONDS },
