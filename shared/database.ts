@@ -233,12 +233,11 @@ function keepListening(url: string, channel: string, handlers: ListenHandlers): 
       if (probe) probe();
       else handlers.onNotify(payload);
     },
+    // Also called for connections that never got to listen: `start` retries those itself.
     onclose: () => {
-      if (closed) return;
-      if (listening) {
-        listening = false;
-        handlers.onLost();
-      }
+      if (closed || !listening) return;
+      listening = false;
+      handlers.onLost();
       schedule(RELISTEN_FIRST_DELAY_MS);
     },
   };
