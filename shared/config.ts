@@ -3,7 +3,17 @@ import { z } from 'zod';
 
 /** Where the data lives: a PostgreSQL server (postgres.js) or the embedded PGlite. */
 export type DatabaseConfig =
-  | { kind: 'postgres'; url: string; poolMax: number }
+  | {
+      kind: 'postgres';
+      url: string;
+      poolMax: number;
+      /**
+       * A direct (session) connection to the same database, for when `url` goes through a
+       * transaction pooler such as PgBouncer: LISTEN and the migrations' advisory lock use it, and
+       * statements on `url` are not prepared. Unset: `url` is direct.
+       */
+      directUrl?: string;
+    }
   | { kind: 'pglite'; dataDir: string };
 
 /** The application's configuration, parsed and validated once at start (see {@link loadConfig}). */
@@ -33,6 +43,12 @@ export interface AppConfig {
     retryLimit: number;
     /** First retry delay in seconds; doubles each attempt (exponential backoff with jitter). */
     retryDelaySeconds: number;
+    /**
+     * Seconds without a heartbeat after which an event claimed by an instance is taken back and
+     * retried elsewhere (a crashed instance's events); at least 10 (pg-boss's minimum). Workers
+     * beat every half of it; instances check every half of it too.
+     */
+    heartbeatSeconds: number;
   };
   readCache: {
     /**
@@ -100,12 +116,17 @@ const EnvSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
+  DATABASE_DIRECT_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   PGLITE_DATA_DIR: z.string().min(1).default('./.data'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   EVENT_DELIVERY: z.enum(['on', 'off']).default('on'),
   EVENT_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(5),
   EVENT_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
+  EVENT_HEARTBEAT_SECONDS: z.coerce.number().int().min(10).max(3600).default(10),
   READ_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   READ_CACHE_MAX_BYTES: z.coerce.number().int().min(1024).max(2 ** 34).default(64 * 1024 * 1024),
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
@@ -138,6 +159,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError(['HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS']);
   }
+  if (e.DATABASE_DIRECT_URL && !e.DATABASE_URL) {
+    throw new ConfigError(['DATABASE_DIRECT_URL: only meaningful with DATABASE_URL (the pooled URL it bypasses)']);
+  }
   if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
     throw new ConfigError(['JWT_SECRET: required in production (at least 32 characters)']);
   }
@@ -152,9 +176,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     signupRateLimitPerIpPerHour: e.SIGNUP_RATE_LIMIT_PER_IP,
     passwordHashing: { concurrency: e.PASSWORD_HASH_CONCURRENCY, queue: e.PASSWORD_HASH_QUEUE },
     database: e.DATABASE_URL
-      ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
+      ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, ...(e.DATABASE_DIRECT_URL ? { directUrl: e.DATABASE_DIRECT_URL } : {}) }
       : { kind: 'pglite', dataDir: e.PGLITE_DATA_DIR },
-    events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS },
+    events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS, heartbeatSeconds: e.EVENT_HEARTBEAT_SECONDS },
     readCache: { ttlSeconds: e.READ_CACHE_TTL_SECONDS, maxBytes: e.READ_CACHE_MAX_BYTES },
     http: {
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,

@@ -21,6 +21,25 @@ export type Database = PgDatabase<PgQueryResultHKT>;
  */
 export type Transaction = Database;
 
+/** Callbacks of {@link DatabaseHandle.listen}. */
+export interface ListenHandlers {
+  onNotify(payload: string): void;
+  onListen(): void;
+  onLost(): void;
+}
+
+/**
+ * Thrown by {@link DatabaseHandle.listen} when a LISTEN is accepted but its notifications never
+ * arrive (typically `DATABASE_URL` goes through PgBouncer in transaction mode and
+ * `DATABASE_DIRECT_URL` is not set).
+ */
+export class ListenUnavailable extends Error {
+  constructor(channel: string) {
+    super(`LISTEN ${channel} receives no notifications (a transaction pooler such as PgBouncer in transaction mode? set DATABASE_DIRECT_URL to a direct connection)`);
+    this.name = 'ListenUnavailable';
+  }
+}
+
 /** An open database: the drizzle handle plus its lifecycle. */
 export interface DatabaseHandle {
   readonly kind: DatabaseConfig['kind'];
@@ -35,11 +54,19 @@ export interface DatabaseHandle {
    */
   transaction<T>(settings: Record<string, string>, work: (tx: Transaction) => Promise<T>): Promise<T>;
   /**
-   * LISTENs on `channel` on a dedicated connection: `onNotify` gets each NOTIFY payload;
-   * `onListen` runs each time listening (re)starts, e.g. after a lost connection was restored
-   * (notifications sent meanwhile are lost, so a listener should assume anything changed).
+   * LISTENs on `channel` on a dedicated connection (to `DATABASE_DIRECT_URL` when set: LISTEN
+   * does not work through a transaction pooler) and keeps listening until `close()`:
+   * - `onNotify` gets each NOTIFY payload;
+   * - `onLost` runs the moment the listening connection is lost (notifications from then on are
+   *   missed until `onListen`);
+   * - `onListen` runs each time listening (re)starts, after a lost connection was restored
+   *   (retried every 0.1 s, doubling to 2 s). Notifications sent in between are lost, so a
+   *   listener should assume anything changed.
+   * Resolves once listening works: a probe NOTIFY sent through the main pool came back (through
+   * PgBouncer in transaction mode LISTEN "succeeds" but nothing ever arrives).
+   * @throws ListenUnavailable when no probe came back within 5 s.
    */
-  listen(channel: string, onNotify: (payload: string) => void, onListen: () => void): Promise<void>;
+  listen(channel: string, handlers: ListenHandlers): Promise<void>;
   /** Resolves true when the database answers a trivial query within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<boolean>;
   /**
@@ -75,10 +102,14 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
   if (config.kind === 'postgres') {
     const client = postgres(config.url, {
       max: config.poolMax,
+      // A transaction pooler (PgBouncer < 1.21 in transaction mode) hands each transaction any
+      // server connection, where this connection's named prepared statements do not exist.
+      prepare: !config.directUrl,
       onnotice: () => {},
       connection: { application_name: 'pos-api' },
     });
     const db = drizzlePostgres({ client, ...(logger ? { logger } : {}) }) as unknown as Database;
+    const listeners: Listener[] = [];
     return {
       kind: 'postgres',
       db,
@@ -116,14 +147,17 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
         }
       },
       ping: (timeoutMs = 2000) => withTimeout(client`select 1`.then(() => true), timeoutMs),
-      async listen(channel, onNotify, onListen) {
-        // postgres.js keeps one extra connection for all LISTENs and re-listens after reconnecting.
-        await client.listen(channel, onNotify, onListen);
+      async listen(channel, handlers) {
+        const listener = keepListening(config.directUrl ?? config.url, channel, handlers);
+        listeners.push(listener);
+        await listener.probe(client);
       },
       async migrate() {
         // One dedicated connection so the session-level advisory lock covers the whole run:
-        // instances started together wait for each other instead of racing on DDL.
-        const lockClient = postgres(config.url, { max: 1, onnotice: () => {} });
+        // instances started together wait for each other instead of racing on DDL. A session lock
+        // needs a session: through a transaction pooler it would stay on a pooled server
+        // connection after a crash and block every later start, so this uses the direct URL.
+        const lockClient = postgres(config.directUrl ?? config.url, { max: 1, onnotice: () => {} });
         try {
           await lockClient`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
           await migratePostgres(drizzlePostgres({ client: lockClient }), { migrationsFolder: MIGRATIONS_FOLDER });
@@ -133,7 +167,10 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
           await lockClient.end({ timeout: 5 });
         }
       },
-      close: () => client.end({ timeout: 5 }),
+      async close() {
+        await Promise.all(listeners.map((l) => l.close()));
+        await client.end({ timeout: 5 });
+      },
     };
   }
 
@@ -155,15 +192,105 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
         return work(tx as unknown as Transaction);
       }),
     ping: (timeoutMs = 2000) => withTimeout(client.query('select 1').then(() => true), timeoutMs),
-    async listen(channel, onNotify, onListen) {
-      await client.listen(channel, onNotify);
-      onListen();
+    async listen(channel, handlers) {
+      // In-process: the connection cannot be lost.
+      await client.listen(channel, handlers.onNotify);
+      handlers.onListen();
     },
     async migrate() {
       await migratePglite(drizzlePglite({ client }), { migrationsFolder: MIGRATIONS_FOLDER });
       await client.query(APPLY_TENANT_ISOLATION);
     },
     close: () => client.close(),
+  };
+}
+
+interface Listener {
+  /** Resolves when a NOTIFY sent through `pool` reached this listener. */
+  probe(pool: postgres.Sql): Promise<void>;
+  close(): Promise<void>;
+}
+
+const PROBE_TIMEOUT_MS = 5000;
+const RELISTEN_FIRST_DELAY_MS = 100;
+const RELISTEN_MAX_DELAY_MS = 2000;
+
+/**
+ * LISTEN on a connection of its own that reports its loss at once (postgres.js's `onclose`) and
+ * re-listens with a short backoff. postgres.js's own `sql.listen` re-listens silently, after its
+ * reconnect backoff (up to 20 s), and gives up if that one attempt fails; a cache cannot know it
+ * is missing notifications in between.
+ */
+function keepListening(url: string, channel: string, handlers: ListenHandlers): Listener {
+  const probes = new Map<string, () => void>();
+  let closed = false;
+  let listening = false;
+  let retry: NodeJS.Timeout | undefined;
+  // `onnotify` (every notification of this connection) is a postgres.js 3.x option its types omit.
+  const options = {
+    max: 1,
+    idle_timeout: 0,
+    max_lifetime: null,
+    fetch_types: false,
+    onnotice: () => {},
+    connection: { application_name: 'pos-api-listen' },
+    onnotify: (name: string, payload: string) => {
+      if (name !== channel) return;
+      const probe = probes.get(payload);
+      if (probe) probe();
+      else handlers.onNotify(payload);
+    },
+    // Also called for connections that never got to listen: `start` retries those itself.
+    onclose: () => {
+      if (closed || !listening) return;
+      listening = false;
+      handlers.onLost();
+      schedule(RELISTEN_FIRST_DELAY_MS);
+    },
+  };
+  const sql = postgres(url, options as postgres.Options<Record<string, never>>);
+  const quoted = `"${channel.replace(/"/g, '""')}"`;
+  const start = async (delayMs: number) => {
+    if (closed || listening) return;
+    try {
+      await sql.unsafe(`listen ${quoted}`);
+      if (closed) return;
+      listening = true;
+      handlers.onListen();
+    } catch {
+      schedule(Math.min(RELISTEN_MAX_DELAY_MS, delayMs * 2));
+    }
+  };
+  const schedule = (delayMs: number) => {
+    if (closed || retry) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      void start(delayMs);
+    }, delayMs);
+    retry.unref();
+  };
+  const first = start(RELISTEN_FIRST_DELAY_MS);
+  return {
+    async probe(pool) {
+      await first;
+      const payload = `probe:${crypto.randomUUID()}`;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          probes.set(payload, resolve);
+          timer = setTimeout(() => reject(new ListenUnavailable(channel)), PROBE_TIMEOUT_MS);
+          pool`select pg_notify(${channel}, ${payload})`.catch(reject);
+        });
+      } finally {
+        clearTimeout(timer);
+        probes.delete(payload);
+      }
+    },
+    async close() {
+      closed = true;
+      clearTimeout(retry);
+      await sql.end({ timeout: 1 });
+    },
   };
 }
 

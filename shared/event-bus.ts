@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { fromDrizzle, fromPglite, PgBoss, type DrizzleTransactionLike, type JobWithMetadata } from 'pg-boss';
 import type { AppConfig } from './config.ts';
+import { isTransientDatabaseError } from './database-errors.ts';
 import { newId } from './ids.ts';
 import { kernelSchema } from './idempotency.ts';
 import { TENANT_ROLE, type UnitOfWork } from './unit-of-work.ts';
@@ -20,6 +21,11 @@ export interface DomainEvent<TType extends string = string, TPayload = unknown> 
   /** ISO 8601 UTC instant at which the change was made. */
   occurredAt: string;
   payload: TPayload;
+}
+
+/** The event of a queued job, without the queue's own bookkeeping. */
+function eventOf({ transientRetries: _, ...event }: DomainEvent & { transientRetries?: number }): DomainEvent {
+  return event;
 }
 
 /** Builds an event of the unit of work's tenant, with a new id and the current time. */
@@ -79,6 +85,33 @@ declare module 'fastify' {
 
 const queueName = (subscriber: string, type: string) => `${subscriber}.${type}`;
 
+/**
+ * How often pg-boss's supervisor looks for jobs whose claimant stopped beating (a crashed
+ * instance): every half heartbeat, so such a job is back in the queue at most 1.5 heartbeats
+ * after its last beat (pg-boss's defaults, 60 s checks and a 900 s expiry, left a crashed
+ * instance's events waiting 15 minutes). A pass needs both timers, so both are set.
+ */
+const supervision = (heartbeatSeconds: number) => {
+  const every = Math.max(1, Math.floor(heartbeatSeconds / 2));
+  return { superviseIntervalSeconds: every, monitorIntervalSeconds: every };
+};
+
+/**
+ * Redeliveries of one event after availability faults ({@link isTransientDatabaseError}) before
+ * such a fault counts as a failed attempt like any other: with delays doubling from
+ * `EVENT_RETRY_DELAY_SECONDS` up to {@link TRANSIENT_RETRY_MAX_DELAY_SECONDS}, about 25 minutes
+ * at the default settings, enough to ride out a database restart or failover.
+ */
+export const TRANSIENT_RETRY_LIMIT = 30;
+/** Longest delay between two redeliveries after availability faults, in seconds. */
+export const TRANSIENT_RETRY_MAX_DELAY_SECONDS = 60;
+
+/**
+ * What a queue's job carries: the event, plus how many times it was already put back after
+ * availability faults (absent = never). Handlers only ever see the event.
+ */
+type QueuedEvent = DomainEvent & { transientRetries?: number };
+
 /** Delay between a commit that published events and the local workers' fetch (see `wake`). */
 export const WAKE_AFTER_MS = 100;
 
@@ -92,8 +125,8 @@ export const eventBusPlugin = fp(
     const driver = app.database.driver;
     const boss =
       driver.kind === 'postgres'
-        ? new PgBoss({ connectionString: driver.url, max: 4, useListenNotify: false, application_name: 'pos-api-events', schedule: false })
-        : new PgBoss({ db: fromPglite(driver.client), backend: 'pglite', schedule: false, supervise: true });
+        ? new PgBoss({ connectionString: driver.url, max: 4, useListenNotify: false, application_name: 'pos-api-events', schedule: false, ...supervision(opts.events.heartbeatSeconds) })
+        : new PgBoss({ db: fromPglite(driver.client), backend: 'pglite', schedule: false, supervise: true, ...supervision(opts.events.heartbeatSeconds) });
     boss.on('error', (error) => app.log.error({ err: error }, 'event bus error'));
     boss.on('warning', (warning) => app.log.warn({ warning }, 'event bus warning'));
 
@@ -148,38 +181,58 @@ export const eventBusPlugin = fp(
      * Handles a batch fetched from one queue: per tenant, all its events in one transaction (two
      * round trips for the lot). When that fails, the event whose handler threw is failed (pg-boss
      * retries it with backoff, then parks it) and the others are handled one by one, so one bad
-     * event never holds back or fails its neighbours.
+     * event never holds back or fails its neighbours. An availability fault (see
+     * {@link isTransientDatabaseError}) does not use up an attempt: the job is completed and a
+     * copy queued after a growing delay, up to {@link TRANSIENT_RETRY_LIMIT} times.
      */
-    const handleBatch = async (queue: string, subscriber: string, handler: EventHandler<DomainEvent>, jobs: JobWithMetadata<DomainEvent>[]): Promise<JobResult[]> => {
+    const handleBatch = async (queue: string, subscriber: string, handler: EventHandler<DomainEvent>, jobs: JobWithMetadata<QueuedEvent>[]): Promise<JobResult[]> => {
       const results = new Map<string, JobResult>();
-      const fail = (job: JobWithMetadata<DomainEvent>, error: unknown) => {
+      const fail = async (job: JobWithMetadata<QueuedEvent>, error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        const transientRetries = job.data.transientRetries ?? 0;
+        if (isTransientDatabaseError(error) && transientRetries < TRANSIENT_RETRY_LIMIT) {
+          const delaySeconds = Math.min(TRANSIENT_RETRY_MAX_DELAY_SECONDS, opts.events.retryDelaySeconds * 2 ** transientRetries);
+          try {
+            // Put back first, then complete: a crash in between leaves two copies, and the inbox
+            // makes the second a no-op. If the copy cannot be written, it is an ordinary failure.
+            await boss.insert(queue, [{ data: { ...eventOf(job.data), transientRetries: transientRetries + 1 }, startAfter: new Date(Date.now() + delaySeconds * 1000) }]);
+            app.log.warn(
+              { err: error, queue, eventId: job.data.id, eventType: job.data.type, transientRetries: transientRetries + 1, delaySeconds },
+              'event handler hit a database availability fault; redelivering later without using up an attempt',
+            );
+            results.set(job.id, { id: job.id, status: 'completed' });
+            return;
+          } catch (insertError) {
+            app.log.warn({ err: insertError, queue, eventId: job.data.id }, 'could not queue the event again; failing this attempt instead');
+          }
+        }
         const last = job.retryCount >= job.retryLimit;
         app.log[last ? 'error' : 'warn'](
           { err: error, queue, eventId: job.data.id, eventType: job.data.type, attempt: job.retryCount + 1 },
           last ? `event handler failed for good: event parked in ${queue}.parked` : 'event handler failed; will retry with backoff',
         );
-        results.set(job.id, { id: job.id, status: 'failed', output: { message: error instanceof Error ? error.message : String(error) } });
+        results.set(job.id, { id: job.id, status: 'failed', output: { message } });
       };
-      const byTenant = new Map<string, JobWithMetadata<DomainEvent>[]>();
+      const byTenant = new Map<string, JobWithMetadata<QueuedEvent>[]>();
       for (const job of jobs) byTenant.set(job.data.tenantId, [...(byTenant.get(job.data.tenantId) ?? []), job]);
       for (const [tenantId, group] of byTenant) {
         let culprit: DomainEvent | undefined;
         try {
-          await handleGroup(subscriber, handler, tenantId, group.map((job) => job.data), (event) => void (culprit = event));
+          await handleGroup(subscriber, handler, tenantId, group.map((job) => eventOf(job.data)), (event) => void (culprit = event));
           for (const job of group) results.set(job.id, { id: job.id, status: 'completed' });
           continue;
         } catch (error) {
-          const failed = group.length === 1 ? group[0] : group.find((job) => job.data === culprit);
-          if (failed) fail(failed, error);
+          const failed = group.length === 1 ? group[0] : group.find((job) => job.data.id === culprit?.id);
+          if (failed) await fail(failed, error);
           if (group.length === 1) continue;
         }
         for (const job of group) {
           if (results.has(job.id)) continue;
           try {
-            await handleGroup(subscriber, handler, tenantId, [job.data], () => {});
+            await handleGroup(subscriber, handler, tenantId, [eventOf(job.data)], () => {});
             results.set(job.id, { id: job.id, status: 'completed' });
           } catch (error) {
-            fail(job, error);
+            await fail(job, error);
           }
         }
       }
@@ -256,10 +309,11 @@ export const eventBusPlugin = fp(
         for (const { queue, subscriber, handler } of list) {
           const parked = `${queue}.parked`;
           await boss.createQueue(parked, { retryLimit: 0 });
-          await boss.createQueue(queue, { ...retry, deadLetter: parked, notify: false });
-          // Queues made by earlier versions had NOTIFY on: every job insert then sent a pg_notify
-          // (which serialises all committing transactions) and woke the workers per order.
-          await boss.updateQueue(queue, { notify: false });
+          await boss.createQueue(queue, { ...retry, deadLetter: parked, notify: false, heartbeatSeconds: opts.events.heartbeatSeconds });
+          // Queues made by earlier versions had NOTIFY on (every job insert then sent a pg_notify,
+          // which serialises all committing transactions, and woke the workers per order) and no
+          // heartbeat (a crashed instance's claimed jobs then waited out the 15-minute expiry).
+          await boss.updateQueue(queue, { notify: false, heartbeatSeconds: opts.events.heartbeatSeconds });
         }
       }
       await grantQueueAccess();
@@ -270,10 +324,10 @@ export const eventBusPlugin = fp(
           // instance's events are picked up), is woken by `wake` after a local commit, and keeps
           // fetching while batches come back full (a backlog).
           for (let i = 0; i < 2; i++) {
-            const id = await boss.work<DomainEvent>(
+            const id = await boss.work<QueuedEvent>(
               queue,
               { batchSize: 20, burstWhenBatchFull: true, includeMetadata: true, perJobResults: true, pollingIntervalSeconds: 0.5 },
-              async (batch) => handleBatch(queue, subscriber, handler, batch as JobWithMetadata<DomainEvent>[]), // includeMetadata: true
+              async (batch) => handleBatch(queue, subscriber, handler, batch as JobWithMetadata<QueuedEvent>[]), // includeMetadata: true
             );
             workerIds.set(queue, [...(workerIds.get(queue) ?? []), id]);
           }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { LRUCache } from 'lru-cache';
-import { sql } from './database.ts';
+import { ListenUnavailable, sql } from './database.ts';
 import type { UnitOfWork } from './unit-of-work.ts';
 
 /**
@@ -15,8 +15,10 @@ import type { UnitOfWork } from './unit-of-work.ts';
  *   same COMMIT sends `NOTIFY pos_read_cache` (transactional: only if it commits), on which every
  *   instance drops the tenant's entries; this instance also drops them right after its commit,
  *   so a client reads its own writes.
- * - when the listening connection was lost and restored (notifications in between are lost),
- *   everything is dropped; `READ_CACHE_TTL_SECONDS` bounds the age of any entry in any case.
+ * - the moment the listening connection is lost, everything is dropped and nothing is cached or
+ *   served from the cache until it is back (notifications in between are lost); if LISTEN never
+ *   delivers (e.g. through PgBouncer in transaction mode), the cache keeps nothing.
+ *   `READ_CACHE_TTL_SECONDS` bounds the age of any entry in any case.
  *
  * Entries are per tenant (the key never crosses tenants) and bounded by memory: their estimated
  * size ({@link estimateBytes}, or the cache's `sizeOf`) stays under `READ_CACHE_MAX_BYTES`, the
@@ -103,6 +105,11 @@ export const readCachePlugin = fp(
   async (app: FastifyInstance, opts: { ttlSeconds: number; maxBytes: number }) => {
     const ttlMs = opts.ttlSeconds * 1000;
     const caches = new Map<string, { drop(tenantId: string): void; clear(): void; stats(): ReadCacheStats }>();
+    // Entries are served and kept only while invalidations can reach this instance: the LISTEN
+    // is up and was proven to deliver (a probe). Until then, and from the moment it is lost until
+    // it is back, every read goes to the database.
+    const listener = { up: false, proven: false };
+    const coherent = () => listener.up && listener.proven;
 
     app.decorate('readCacheStats', () => Object.fromEntries([...caches].map(([name, cache]) => [name, cache.stats()])));
     app.decorate('createReadCache', function <V>(name: string, options: ReadCacheOptions<V> = {}): TenantReadCache<V> {
@@ -143,11 +150,11 @@ export const readCachePlugin = fp(
       return {
         async get(tenantId, key, load) {
           const now = Date.now();
-          const hit = tenants.get(tenantId)?.get(key);
+          const hit = coherent() ? tenants.get(tenantId)?.get(key) : undefined;
           if (hit && hit.expiresAt > now) return hit.value;
           const started = epoch;
           const value = await load();
-          if (ttlMs > 0 && epoch === started) {
+          if (ttlMs > 0 && epoch === started && coherent()) {
             const entries = new Map(tenants.get(tenantId));
             entries.delete(key);
             if (entries.size >= maxKeysPerTenant) entries.delete(entries.keys().next().value!);
@@ -165,17 +172,32 @@ export const readCachePlugin = fp(
 
     app.addHook('onReady', async () => {
       if (ttlMs === 0 || caches.size === 0) return;
-      await app.database.listen(
-        READ_CACHE_CHANNEL,
-        (payload) => {
-          const at = payload.indexOf(':');
-          caches.get(payload.slice(0, at))?.drop(payload.slice(at + 1));
-        },
-        // (Re)listening: whatever was notified while not listening is lost; start afresh.
-        () => {
-          for (const cache of caches.values()) cache.clear();
-        },
-      );
+      const clearAll = () => {
+        for (const cache of caches.values()) cache.clear();
+      };
+      try {
+        await app.database.listen(READ_CACHE_CHANNEL, {
+          onNotify: (payload) => {
+            const at = payload.indexOf(':');
+            caches.get(payload.slice(0, at))?.drop(payload.slice(at + 1));
+          },
+          // (Re)listening: whatever was notified while not listening is lost; start afresh.
+          onListen: () => {
+            clearAll();
+            listener.up = true;
+          },
+          // From now on invalidations are missed: nothing cached may be served.
+          onLost: () => {
+            listener.up = false;
+            clearAll();
+            app.log.warn('read cache: LISTEN connection lost; serving reads from the database until it is back');
+          },
+        });
+        listener.proven = true;
+      } catch (error) {
+        if (!(error instanceof ListenUnavailable)) throw error;
+        app.log.error({ err: error }, 'read cache disabled: invalidations cannot be received');
+      }
     });
   },
   { name: 'read-cache', dependencies: ['database'] },

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, menuItem, signup } from './support/fixtures.ts';
 import { httpClient } from './support/test-app.ts';
@@ -89,4 +90,68 @@ describe.skipIf(!onRealPostgres())('crash safety: events survive a SIGKILL betwe
     await killed(second.child);
     expect(second.child.exitCode).toBe(0);
   }, 60_000);
+});
+
+describe.skipIf(!onRealPostgres())('crash safety: events an instance had claimed when it died', () => {
+  let db: TestDatabase;
+  let sql: postgres.Sql;
+  const children: ChildProcess[] = [];
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    sql = postgres((db.config as { url: string }).url, { max: 2, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    for (const c of children) if (!exited(c)) c.kill('SIGKILL');
+    await Promise.all(children.map(killed));
+    await sql?.end({ timeout: 1 });
+    await db?.drop();
+  });
+
+  it('are handled by another instance within 30 s of a SIGKILL (not after the 15-minute expiry)', async () => {
+    const env = { DATABASE_URL: (db.config as { url: string }).url, JWT_SECRET: 'crash-test-secret-that-is-long-enough-123' };
+    const a = await startServer(env);
+    children.push(a.child);
+    const owner = await signup(a.api, { taxRateBps: 0 });
+    const item = await menuItem(a.api, owner.token, { price: 1250 });
+
+    // Hold every handler at its first write (the inbox insert) so that A claims the event and is
+    // still handling it when it dies. SHARE mode blocks inserts, not another instance's start.
+    const blocker = await sql.reserve();
+    await blocker`begin`;
+    await blocker`lock table kernel.inbox in share mode`;
+    let held = true;
+    try {
+      const order = await a.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 2 }], payment: { method: 'cash', tendered: 5000 } }, { token: owner.token });
+      expect(order.status).toBe(201);
+      await eventually(async () => {
+        const [job] = await sql`select count(*)::int as n from pgboss.job where name = 'reporting.OrderPaid' and state = 'active'`;
+        expect(job!.n).toBe(1);
+        const [waiting] = await sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike '%kernel%inbox%'`;
+        expect(waiting!.n).toBeGreaterThan(0);
+      }, 10_000, 50);
+
+      // B is up and polling before A dies; A's claimed job is invisible to it.
+      const b = await startServer(env);
+      children.push(b.child);
+
+      a.child.kill('SIGKILL');
+      await killed(a.child);
+      const diedAt = Date.now();
+      await blocker`commit`;
+      held = false;
+
+      const report = await eventually(async () => {
+        const r = await b.api.get('/api/v1/reports/sales', { token: owner.token });
+        expect(r.body.totals.orders).toBe(1);
+        return r.body;
+      }, 30_000, 200);
+      const seconds = (Date.now() - diedAt) / 1000;
+      console.log(`crash test: order claimed by a SIGKILLed instance reported by another instance ${seconds.toFixed(1)} s after the kill`);
+      expect(report.totals.gross).toBe(order.body.total);
+      expect(seconds).toBeLessThan(30);
+    } finally {
+      if (held) await blocker`rollback`.catch(() => {});
+      blocker.release();
+    }
+  }, 90_000);
 });

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, menuItem, signup, type TenantFixture } from './support/fixtures.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
@@ -104,5 +105,63 @@ describe.skipIf(!onRealPostgres())('menu read cache across instances (LISTEN/NOT
     expect(Date.now() - started).toBeLessThan(2000); // the TTL is 60 s: this was the notification
     await writer.api.delete(`${MENU}/${item.id}`, { token: owner.token });
     await eventually(async () => expect(prices(await reader.api.get(MENU, { token: owner.token }))).toEqual({}), 2000, 10);
+  });
+});
+
+describe.skipIf(!onRealPostgres())('menu read cache while its LISTEN connection is down', () => {
+  let t: TestApp;
+  let admin: postgres.Sql;
+  let server: postgres.Sql; // on the server's own database: a database cannot close itself to connections
+  beforeAll(async () => {
+    t = await startTestApp();
+    admin = postgres((t.db.config as { url: string }).url, { max: 1, onnotice: () => {} });
+    server = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await server?.unsafe(`alter database ${await dbName()} allow_connections true`).catch(() => {});
+    await server?.end({ timeout: 1 });
+    await admin?.end({ timeout: 1 });
+    await t?.close();
+  });
+  const dbName = async () => (await admin`select current_database() as name`)[0]!.name as string;
+  const listeners = async () => (await admin`select pid from pg_stat_activity where datname = current_database() and query ilike 'listen%'`).map((r) => r.pid as number);
+
+  it('drops cached pages the moment the listener is lost, reads from the database until it is back, then caches again', async () => {
+    const owner = await signup(t.api);
+    const item = await menuItem(t.api, owner.token, { name: 'Stew', price: 450 });
+    const read = async () => prices(await t.api.get(MENU, { token: owner.token }));
+    const setPrice = (price: number) => admin`update restaurant.menu_items set price = ${price} where id = ${item.id}`;
+    expect(await read()).toEqual({ Stew: 450 }); // cached
+    expect(await listeners()).toHaveLength(1);
+
+    // Keep the listener from coming back (existing connections stay), then kill it.
+    const name = await dbName();
+    await server.unsafe(`alter database ${name} allow_connections false`);
+    try {
+      const [pid] = await listeners();
+      await admin`select pg_terminate_backend(${pid!})`;
+      await eventually(async () => expect(await listeners()).toHaveLength(0), 5000, 10);
+
+      // Changed behind the API during the gap: no NOTIFY reaches anyone. (The backend leaves
+      // pg_stat_activity a moment before its socket closes: allow the app that moment.)
+      await setPrice(999);
+      const changedAt = Date.now();
+      await eventually(async () => expect(await read()).toEqual({ Stew: 999 }), 2000, 5);
+      console.log(`read cache: change made while the listener was down seen ${Date.now() - changedAt} ms later`);
+      await setPrice(1000);
+      expect(await read()).toEqual({ Stew: 1000 }); // not cached while the listener is down
+    } finally {
+      await server.unsafe(`alter database ${name} allow_connections true`);
+    }
+
+    // Back within a couple of seconds, and caching again.
+    const lostAt = Date.now();
+    await eventually(async () => expect(await listeners()).toHaveLength(1), 5000, 50);
+    console.log(`read cache: LISTEN back ${Date.now() - lostAt} ms after connections were allowed again`);
+    await eventually(async () => {
+      expect(await read()).toEqual({ Stew: 1000 });
+      await setPrice(1100);
+      expect(await read()).toEqual({ Stew: 1000 }); // served from the cache again
+    }, 3000, 50);
   });
 });
