@@ -26,7 +26,7 @@ export interface AppConfig {
   bodyLimitBytes: number;
   /** Origins allowed to call the API from a browser (CORS); empty = CORS off. */
   corsOrigins: string[];
-  /** Login attempts allowed per minute, per client IP and per tenant + email. */
+  /** Login attempts allowed per minute, per client IP and per tenant + email + client IP. */
   loginRateLimit: { perIpPerMinute: number; perAccountPerMinute: number };
   /** Signups allowed per client IP per hour (each creates a tenant and costs an argon2 hash). */
   signupRateLimitPerIpPerHour: number;
