@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, expectProblem, menuItem, signup } from '../test/support/fixtures.ts';
+import { ConfigError, loadConfig } from '../shared/config.ts';
 import { connect, parseResponse, rawRequest, untilClosed, type RawResponse } from '../test/support/raw-http.ts';
 import { startTestApp, type TestApp } from '../test/support/test-app.ts';
 
@@ -218,5 +219,15 @@ describe('client errors answered by the HTTP layer are problem+json (raw sockets
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(JSON.parse(res.body)).toMatchObject({ status: 400, title: 'Bad Request' });
+  });
+});
+
+describe('HTTP limits configuration', () => {
+  it('has sane defaults and refuses a headers timeout longer than the request timeout', () => {
+    const config = loadConfig({});
+    expect(config.http).toEqual({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, connectionTimeoutMs: 60_000, maxConnections: 10_000 });
+    expect(config.readCache.maxBytes).toBe(64 * 1024 * 1024);
+    expect(() => loadConfig({ HTTP_REQUEST_TIMEOUT_MS: '5000', HTTP_HEADERS_TIMEOUT_MS: '6000' })).toThrow(ConfigError);
+    expect(() => loadConfig({ HTTP_MAX_CONNECTIONS: '0' })).toThrow(/HTTP_MAX_CONNECTIONS/);
   });
 });
