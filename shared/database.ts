@@ -26,6 +26,8 @@ export interface ListenHandlers {
   onNotify(payload: string): void;
   onListen(): void;
   onLost(): void;
+  /** Runs once, when a probe NOTIFY proved that notifications arrive (see `listen`). */
+  onVerified(): void;
 }
 
 /**
@@ -62,9 +64,11 @@ export interface DatabaseHandle {
    * - `onListen` runs each time listening (re)starts, after a lost connection was restored
    *   (retried every 0.1 s, doubling to 2 s). Notifications sent in between are lost, so a
    *   listener should assume anything changed.
-   * Resolves once listening works: a probe NOTIFY sent through the main pool came back (through
-   * PgBouncer in transaction mode LISTEN "succeeds" but nothing ever arrives).
-   * @throws ListenUnavailable when no probe came back within 5 s.
+   * - `onVerified` runs once a probe NOTIFY sent through the main pool came back (through
+   *   PgBouncer in transaction mode LISTEN "succeeds" but nothing ever arrives).
+   * Resolves after `onVerified`.
+   * @throws ListenUnavailable when no probe came back within 5 s; probing goes on every 10 s
+   *   in the background (a slow start is not a broken setup), calling `onVerified` if one does.
    */
   listen(channel: string, handlers: ListenHandlers): Promise<void>;
   /** Resolves true when the database answers a trivial query within `timeoutMs`. */
@@ -150,7 +154,7 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
       async listen(channel, handlers) {
         const listener = keepListening(config.directUrl ?? config.url, channel, handlers);
         listeners.push(listener);
-        await listener.probe(client);
+        await listener.verify(client);
       },
       async migrate() {
         // One dedicated connection so the session-level advisory lock covers the whole run:
@@ -196,6 +200,7 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
       // In-process: the connection cannot be lost.
       await client.listen(channel, handlers.onNotify);
       handlers.onListen();
+      handlers.onVerified();
     },
     async migrate() {
       await migratePglite(drizzlePglite({ client }), { migrationsFolder: MIGRATIONS_FOLDER });
@@ -206,12 +211,16 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
 }
 
 interface Listener {
-  /** Resolves when a NOTIFY sent through `pool` reached this listener. */
-  probe(pool: postgres.Sql): Promise<void>;
+  /**
+   * Resolves when a NOTIFY sent through `pool` reached this listener (then calls `onVerified`);
+   * rejects with ListenUnavailable after 5 s and keeps trying in the background.
+   */
+  verify(pool: postgres.Sql): Promise<void>;
   close(): Promise<void>;
 }
 
 const PROBE_TIMEOUT_MS = 5000;
+const PROBE_RETRY_MS = 10_000;
 const RELISTEN_FIRST_DELAY_MS = 100;
 const RELISTEN_MAX_DELAY_MS = 2000;
 
@@ -226,6 +235,7 @@ function keepListening(url: string, channel: string, handlers: ListenHandlers): 
   let closed = false;
   let listening = false;
   let retry: NodeJS.Timeout | undefined;
+  let probeRetry: NodeJS.Timeout | undefined;
   // `onnotify` (every notification of this connection) is a postgres.js 3.x option its types omit.
   const options = {
     max: 1,
@@ -271,24 +281,39 @@ function keepListening(url: string, channel: string, handlers: ListenHandlers): 
   };
   const first = start(RELISTEN_FIRST_DELAY_MS);
   return {
-    async probe(pool) {
+    async verify(pool) {
       await first;
-      const payload = `probe:${crypto.randomUUID()}`;
-      let timer: NodeJS.Timeout | undefined;
+      const probe = async () => {
+        const payload = `probe:${crypto.randomUUID()}`;
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await new Promise<void>((resolve, reject) => {
+            probes.set(payload, resolve);
+            timer = setTimeout(() => reject(new ListenUnavailable(channel)), PROBE_TIMEOUT_MS);
+            pool`select pg_notify(${channel}, ${payload})`.catch(reject);
+          });
+        } finally {
+          clearTimeout(timer);
+          probes.delete(payload);
+        }
+      };
       try {
-        await new Promise<void>((resolve, reject) => {
-          probes.set(payload, resolve);
-          timer = setTimeout(() => reject(new ListenUnavailable(channel)), PROBE_TIMEOUT_MS);
-          pool`select pg_notify(${channel}, ${payload})`.catch(reject);
-        });
-      } finally {
-        clearTimeout(timer);
-        probes.delete(payload);
+        await probe();
+        handlers.onVerified();
+      } catch (error) {
+        const again = () => {
+          if (closed) return;
+          probeRetry = setTimeout(() => probe().then(handlers.onVerified, again), PROBE_RETRY_MS);
+          probeRetry.unref();
+        };
+        again();
+        throw error;
       }
     },
     async close() {
       closed = true;
       clearTimeout(retry);
+      clearTimeout(probeRetry);
       await sql.end({ timeout: 1 });
     },
   };

@@ -192,11 +192,14 @@ export const readCachePlugin = fp(
             clearAll();
             app.log.warn('read cache: LISTEN connection lost; serving reads from the database until it is back');
           },
+          onVerified: () => {
+            clearAll();
+            listener.proven = true;
+          },
         });
-        listener.proven = true;
       } catch (error) {
         if (!(error instanceof ListenUnavailable)) throw error;
-        app.log.error({ err: error }, 'read cache disabled: invalidations cannot be received');
+        app.log.error({ err: error }, 'read cache off: invalidations do not arrive; serving reads from the database (probing again every 10 s)');
       }
     });
   },
