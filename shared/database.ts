@@ -103,13 +103,15 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
       // postgres.js's default backoff grows with every failed connection of the pool (3^n/100 s,
       // up to 20 s): after a restart killed 10 connections, the pool waited ~20 s to reconnect.
       backoff: reconnectDelaySeconds,
-      connection: {
-        application_name: 'pos-api',
-        // Server-side bounds: no statement runs, and no transaction sits idle, forever.
-        statement_timeout: limits.statementTimeoutMs,
-        idle_in_transaction_session_timeout: limits.idleInTransactionTimeoutMs,
-      },
+      connection: { application_name: 'pos-api' },
     });
+    // Server-side bounds, set per transaction with the other settings (same write, no extra round
+    // trip; transaction-local, so they also work through PgBouncer in transaction mode, which
+    // rejects them as startup parameters): no statement runs, and no transaction sits idle, forever.
+    const timeouts: Record<string, string> = {
+      ...(limits.statementTimeoutMs > 0 ? { statement_timeout: String(limits.statementTimeoutMs) } : {}),
+      ...(limits.idleInTransactionTimeoutMs > 0 ? { idle_in_transaction_session_timeout: String(limits.idleInTransactionTimeoutMs) } : {}),
+    };
     const db = drizzlePostgres({ client, ...(logger ? { logger } : {}) }) as unknown as Database;
     // Readiness gets its own single connection, so a busy request pool never makes a healthy
     // instance look unready (and a dead server is still noticed).
@@ -118,13 +120,13 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
       onnotice: () => {},
       connect_timeout: Math.min(limits.connectTimeoutSeconds, 5),
       idle_timeout: 60,
-      connection: { application_name: 'pos-api-probe', statement_timeout: 2000 },
+      connection: { application_name: 'pos-api-probe' },
     });
     return {
       kind: 'postgres',
       db,
       driver: { kind: 'postgres', url: config.url },
-      transaction: (settings, work) => reservedTransaction(client, limits.acquireTimeoutMs, settings, work, logger),
+      transaction: (settings, work) => reservedTransaction(client, limits.acquireTimeoutMs, { ...timeouts, ...settings }, work, logger),
       ping: (timeoutMs = 2000) => withTimeout(probe`select 1`.then(() => true), timeoutMs),
       migrationsApplied: (timeoutMs = 2000) =>
         withTimeout(

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, sql, type DatabaseHandle } from '../shared/database.ts';
+import { isDatabaseUnavailable, openDatabase, sql, type DatabaseHandle } from '../shared/database.ts';
 import { createTestDatabase, onRealPostgres, type TestDatabase } from './support/test-database.ts';
 
 // Issue "database faults", item 1: postgres.js 3.4.9 throws `TypeError: Cannot read properties of
@@ -83,7 +83,7 @@ describe.skipIf(!onRealPostgres())('a transaction whose connection dies', () => 
     await stillWorks();
   });
 
-  it('every connection killed at once, many times over, under concurrent transactions', async () => {
+  it('every connection killed at once, many times over, under concurrent transactions', { timeout: 50_000 }, async () => {
     const failures: unknown[] = [];
     for (let round = 0; round < 5; round++) {
       const work = Array.from({ length: 12 }, (_, i) =>
@@ -100,5 +100,30 @@ describe.skipIf(!onRealPostgres())('a transaction whose connection dies', () => 
     }
     await new Promise((r) => setTimeout(r, 50));
     await stillWorks();
+  });
+
+  it('bounded waits: a statement over DATABASE_STATEMENT_TIMEOUT_MS, and waiting for a pooled connection, fail as "database unavailable" (503)', async () => {
+    if (testDb.config.kind !== 'postgres') throw new Error('needs PostgreSQL');
+    const small = await openDatabase({ ...testDb.config, poolMax: 1, limits: { statementTimeoutMs: 300, acquireTimeoutMs: 400 } });
+    try {
+      let started = Date.now();
+      const slow = await small.transaction(settings, (tx) => tx.execute(sql`select pg_sleep(3)`)).catch((error: unknown) => error);
+      expect(isDatabaseUnavailable(slow), String(slow)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(2000);
+
+      let finish!: () => void;
+      const held = small.transaction(settings, () => new Promise<void>((r) => (finish = r)));
+      await new Promise((r) => setTimeout(r, 50));
+      started = Date.now();
+      const waited = await small.transaction(settings, (tx) => tx.execute(sql`select 1`)).catch((error: unknown) => error);
+      expect(isDatabaseUnavailable(waited), String(waited)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(2000);
+      finish();
+      await held;
+      // The reservation granted after the deadline went back to the pool: the next one works.
+      await small.transaction(settings, (tx) => tx.execute(sql`select 1`));
+    } finally {
+      await small.close();
+    }
   });
 });
