@@ -195,7 +195,7 @@ export const DEFAULT_POOL_LIMITS: Required<PoolLimits> = {
   connectTimeoutSeconds: 5,
   idleTimeoutSeconds: 30,
   maxLifetimeSeconds: 60,
-  acquireTimeoutMs: 10_000,
+  acquireTimeoutMs: 30_000,
   statementTimeoutMs: 15_000,
   idleInTransactionTimeoutMs: 30_000,
 };
