@@ -319,23 +319,35 @@ async function reservedTransaction<T>(
 
 /**
  * `client.reserve()`, bounded: rejects with {@link DatabaseUnavailable} when no connection is free
- * (or can be opened) within `timeoutMs`. A reservation granted after the deadline is released.
+ * (or can be opened) within `timeoutMs`. A reservation still waiting after {@link RESERVE_RETRY_MS}
+ * is abandoned and asked again: postgres.js 3.4.9 can strand a queued `reserve()` forever when a
+ * pooled connection is terminated (porsager/postgres#1195). An abandoned reservation that is
+ * granted later is released at once.
  */
 async function reserveWithin(client: PostgresClient, timeoutMs: number): Promise<postgres.ReservedSql> {
-  const reserving = client.reserve();
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DatabaseUnavailable(`no database connection could be had within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([reserving, deadline]);
-  } catch (error) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const reserving = client.reserve();
+    const wait = Math.min(RESERVE_RETRY_MS, Math.max(0, deadline - Date.now()));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), wait);
+    });
+    try {
+      const reserved = await Promise.race([reserving, timeout]);
+      if (reserved) return reserved;
+    } catch (error) {
+      throw new DatabaseUnavailable('the database cannot be reached', error);
+    } finally {
+      clearTimeout(timer);
+    }
     reserving.then((late) => late.release(), () => {});
-    throw error instanceof DatabaseUnavailable ? error : new DatabaseUnavailable('the database cannot be reached', error);
-  } finally {
-    clearTimeout(timer);
+    if (Date.now() >= deadline) throw new DatabaseUnavailable(`no database connection could be had within ${timeoutMs} ms`);
   }
 }
+
+/** How long one `reserve()` may wait before it is abandoned and asked again (see reserveWithin). */
+const RESERVE_RETRY_MS = 3000;
 
 /**
  * The database cannot serve this request now (unreachable, connection lost, no free connection,

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../shared/config.ts';
 import { eventually, expectProblem, menuItem, setStock, signup, type TenantFixture } from './support/fixtures.ts';
 import { createPrivateCluster, freePort, privateClusterUnavailable, type PrivateCluster } from './support/private-cluster.ts';
@@ -187,6 +187,10 @@ describe.skipIf(unavailable)('database faults on a private cluster', () => {
     });
     console.info(`instance B: all orders succeed ${Date.now() - started} ms later; statuses seen: ${JSON.stringify(count(statuses))}`);
     expect(statuses.filter((s) => s !== 201 && s !== 503)).toEqual([]);
+  });
+  afterEach(async () => {
+    // Give the cluster's connection slots back before the next test.
+    for (const t of apps.splice(0)) await t.app.close().catch(() => {});
   });
 
   it('starting while the database is down: waits, retries with one log line per attempt, comes up when it starts', { timeout: 60_000 }, async () => {
