@@ -13,8 +13,32 @@ export type DatabaseConfig =
        * statements on `url` are not prepared. Unset: `url` is direct.
        */
       directUrl?: string;
+      /** Login for the migrations (they create roles and policies); defaults to `url`. */
+      adminUrl?: string;
+      /** Pool and server-side limits; each unset one takes its default (DEFAULT_POOL_LIMITS in shared/database.ts). */
+      limits?: PoolLimits;
     }
   | { kind: 'pglite'; dataDir: string };
+
+/**
+ * Bounds on every wait involving PostgreSQL (issue "database faults"): nothing waits forever.
+ * postgres.js options (`connect_timeout`, `idle_timeout`, `max_lifetime`), the app's own bound on
+ * waiting for a free pooled connection, and server-side settings sent at connect time.
+ */
+export interface PoolLimits {
+  /** Seconds a connection attempt may take before it fails (postgres.js `connect_timeout`). */
+  connectTimeoutSeconds?: number;
+  /** Seconds an unused pooled connection stays open (postgres.js `idle_timeout`); 0 = forever. */
+  idleTimeoutSeconds?: number;
+  /** Seconds after which a connection is replaced once idle (postgres.js `max_lifetime`); 0 = forever. */
+  maxLifetimeSeconds?: number;
+  /** Milliseconds a transaction waits for a pooled connection before answering 503. */
+  acquireTimeoutMs?: number;
+  /** PostgreSQL `statement_timeout` in ms for the request pool; 0 = none. */
+  statementTimeoutMs?: number;
+  /** PostgreSQL `idle_in_transaction_session_timeout` in ms; 0 = none. */
+  idleInTransactionTimeoutMs?: number;
+}
 
 /** The application's configuration, parsed and validated once at start (see {@link loadConfig}). */
 export interface AppConfig {
@@ -36,6 +60,11 @@ export interface AppConfig {
    */
   passwordHashing: { concurrency: number; queue: number };
   database: DatabaseConfig;
+  /**
+   * How long the server keeps retrying (with backoff) to reach the database at start before it
+   * exits with code 69 (EX_UNAVAILABLE); 0 = one attempt.
+   */
+  databaseStartupTimeoutSeconds: number;
   events: {
     /** False pauses delivery: events are still written (outbox) but no handler runs. */
     delivery: boolean;
@@ -121,6 +150,17 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_ADMIN_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATABASE_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
+  DATABASE_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
+  DATABASE_MAX_LIFETIME_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+  DATABASE_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(15_000),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  DATABASE_STARTUP_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   PGLITE_DATA_DIR: z.string().min(1).default('./.data'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   EVENT_DELIVERY: z.enum(['on', 'off']).default('on'),
@@ -176,8 +216,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     signupRateLimitPerIpPerHour: e.SIGNUP_RATE_LIMIT_PER_IP,
     passwordHashing: { concurrency: e.PASSWORD_HASH_CONCURRENCY, queue: e.PASSWORD_HASH_QUEUE },
     database: e.DATABASE_URL
-      ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, ...(e.DATABASE_DIRECT_URL ? { directUrl: e.DATABASE_DIRECT_URL } : {}) }
+      ? {
+          kind: 'postgres',
+          url: e.DATABASE_URL,
+          poolMax: e.DATABASE_POOL_MAX,
+          ...(e.DATABASE_DIRECT_URL ? { directUrl: e.DATABASE_DIRECT_URL } : {}),
+          ...(e.DATABASE_ADMIN_URL ? { adminUrl: e.DATABASE_ADMIN_URL } : {}),
+          limits: {
+            connectTimeoutSeconds: e.DATABASE_CONNECT_TIMEOUT_SECONDS,
+            idleTimeoutSeconds: e.DATABASE_IDLE_TIMEOUT_SECONDS,
+            maxLifetimeSeconds: e.DATABASE_MAX_LIFETIME_SECONDS,
+            acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS,
+            statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+            idleInTransactionTimeoutMs: e.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+          },
+        }
       : { kind: 'pglite', dataDir: e.PGLITE_DATA_DIR },
+    databaseStartupTimeoutSeconds: e.DATABASE_STARTUP_TIMEOUT_SECONDS,
     events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS, heartbeatSeconds: e.EVENT_HEARTBEAT_SECONDS },
     readCache: { ttlSeconds: e.READ_CACHE_TTL_SECONDS, maxBytes: e.READ_CACHE_MAX_BYTES },
     http: {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
-import type { DatabaseConfig } from './config.ts';
+import type { DatabaseConfig, PoolLimits } from './config.ts';
 
 /** The drizzle database, the same type on postgres.js and on PGlite. */
 export type Database = PgDatabase<PgQueryResultHKT>;
@@ -71,8 +71,16 @@ export interface DatabaseHandle {
    *   in the background (a slow start is not a broken setup), calling `onVerified` if one does.
    */
   listen(channel: string, handlers: ListenHandlers): Promise<void>;
-  /** Resolves true when the database answers a trivial query within `timeoutMs`. */
+  /**
+   * Resolves true when the database answers a trivial query within `timeoutMs`. On PostgreSQL it
+   * uses its own connection, not the request pool, so a busy pool does not fail it.
+   */
   ping(timeoutMs?: number): Promise<boolean>;
+  /**
+   * Resolves true when every migration in `drizzle/` is recorded as applied, false when some are
+   * missing or the database does not answer within `timeoutMs`.
+   */
+  migrationsApplied(timeoutMs?: number): Promise<boolean>;
   /**
    * Applies the SQL migrations in `drizzle/`, then row-level security to every tenant table;
    * safe when several instances start at once.
@@ -92,6 +100,16 @@ export const MIGRATIONS_FOLDER = [new URL('../drizzle', import.meta.url), new UR
 // Covers tables that a migration forgot to (see drizzle/0001_row_level_security.sql).
 const APPLY_TENANT_ISOLATION = 'select kernel.apply_tenant_isolation()';
 
+// drizzle's migrator records each applied migration here.
+const APPLIED_MIGRATIONS = 'select count(*)::int as n from drizzle.__drizzle_migrations';
+const GRANT_MIGRATIONS_READ = 'grant usage on schema drizzle to pos_app; grant select on drizzle.__drizzle_migrations to pos_app';
+let journalEntries: number | undefined;
+/** Number of migrations in drizzle/meta/_journal.json (read once). */
+function expectedMigrations(): number {
+  journalEntries ??= (JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }).entries.length;
+  return journalEntries;
+}
+
 // Any constant works; it only has to be the same for every instance of this application.
 const MIGRATION_LOCK_KEY = 7_300_001;
 
@@ -104,53 +122,53 @@ const MIGRATION_LOCK_KEY = 7_300_001;
 export async function openDatabase(config: DatabaseConfig, options: { onQuery?: (query: string, params: unknown[]) => void } = {}): Promise<DatabaseHandle> {
   const logger = options.onQuery ? { logQuery: options.onQuery } : undefined;
   if (config.kind === 'postgres') {
+    const limits = { ...DEFAULT_POOL_LIMITS, ...config.limits };
     const client = postgres(config.url, {
       max: config.poolMax,
       // A transaction pooler (PgBouncer < 1.21 in transaction mode) hands each transaction any
       // server connection, where this connection's named prepared statements do not exist.
       prepare: !config.directUrl,
       onnotice: () => {},
+      // Bounded waits (issue "database faults"): a connect attempt gives up after
+      // connect_timeout; idle connections are closed after idle_timeout and every connection
+      // after max_lifetime, so a pool that grew under load gives connections back to the server.
+      connect_timeout: limits.connectTimeoutSeconds,
+      idle_timeout: limits.idleTimeoutSeconds,
+      max_lifetime: limits.maxLifetimeSeconds,
+      // postgres.js's default backoff grows with every failed connection of the pool (3^n/100 s,
+      // up to 20 s): after a restart killed 10 connections, the pool waited ~20 s to reconnect.
+      backoff: reconnectDelaySeconds,
       connection: { application_name: 'pos-api' },
     });
+    // Server-side bounds, set per transaction with the other settings (same write, no extra round
+    // trip; transaction-local, so they also work through PgBouncer in transaction mode, which
+    // rejects them as startup parameters): no statement runs, and no transaction sits idle, forever.
+    const timeouts: Record<string, string> = {
+      ...(limits.statementTimeoutMs > 0 ? { statement_timeout: String(limits.statementTimeoutMs) } : {}),
+      ...(limits.idleInTransactionTimeoutMs > 0 ? { idle_in_transaction_session_timeout: String(limits.idleInTransactionTimeoutMs) } : {}),
+    };
     const db = drizzlePostgres({ client, ...(logger ? { logger } : {}) }) as unknown as Database;
     const listeners: Listener[] = [];
+    // Readiness gets its own single connection, so a busy request pool never makes a healthy
+    // instance look unready (and a dead server is still noticed).
+    const probe = postgres(config.url, {
+      max: 1,
+      onnotice: () => {},
+      connect_timeout: Math.min(limits.connectTimeoutSeconds, 5),
+      idle_timeout: 60,
+      connection: { application_name: 'pos-api-probe' },
+    });
     return {
       kind: 'postgres',
       db,
       driver: { kind: 'postgres', url: config.url },
-      async transaction(settings, work) {
-        const connection = await client.reserve();
-        // drizzle reads the (already drizzle-adjusted) type parsers from `options`, which a
-        // reserved connection shares with its pool but does not expose.
-        Object.assign(connection, { options: client.options });
-        try {
-          const names = Object.keys(settings);
-          const values = Object.values(settings);
-          const setConfig = names.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ');
-          // Not awaited: BEGIN, the settings and the first statements of `work` (queued in the same
-          // tick) leave in one write. Statements run in order on this one connection, so none can
-          // run before the settings; if BEGIN or the settings fail, the transaction is aborted and
-          // every later statement fails too (their error is reported, not the later ones').
-          const opening = Promise.all([connection.unsafe('begin'), connection.unsafe(`select ${setConfig}`, names.flatMap((n, i) => [n, values[i]!]))]);
-          opening.catch(() => {});
-          let result: Awaited<ReturnType<typeof work>>;
-          try {
-            result = await work(drizzlePostgres({ client: connection, ...(logger ? { logger } : {}) }) as unknown as Transaction);
-            await opening;
-          } catch (error) {
-            await connection.unsafe('rollback').catch(() => {});
-            await opening;
-            throw error;
-          }
-          // COMMIT in a transaction that a failed statement aborted answers ROLLBACK, not an error.
-          const committed = await connection.unsafe('commit');
-          if (committed.command !== 'COMMIT') throw new TransactionRolledBack();
-          return result;
-        } finally {
-          connection.release();
-        }
-      },
-      ping: (timeoutMs = 2000) => withTimeout(client`select 1`.then(() => true), timeoutMs),
+      transaction: (settings, work) => reservedTransaction(client, limits.acquireTimeoutMs, { ...timeouts, ...settings }, work, logger),
+      ping: (timeoutMs = 2000) => withTimeout(probe`select 1`.then(() => true), timeoutMs),
+      migrationsApplied: (timeoutMs = 2000) =>
+        withTimeout(
+          probe.unsafe(APPLIED_MIGRATIONS).then((rows) => Number(rows[0]?.n) >= expectedMigrations()),
+          timeoutMs,
+        ),
       async listen(channel, handlers) {
         const listener = keepListening(config.directUrl ?? config.url, channel, handlers);
         listeners.push(listener);
@@ -160,12 +178,16 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
         // One dedicated connection so the session-level advisory lock covers the whole run:
         // instances started together wait for each other instead of racing on DDL. A session lock
         // needs a session: through a transaction pooler it would stay on a pooled server
-        // connection after a crash and block every later start, so this uses the direct URL.
-        const lockClient = postgres(config.directUrl ?? config.url, { max: 1, onnotice: () => {} });
+        // connection after a crash and block every later start, so this uses a direct URL. The
+        // migrations create roles and policies: they may need a more privileged login
+        // (DATABASE_ADMIN_URL, which must then be direct too) than the app's own.
+        const lockClient = postgres(config.adminUrl ?? config.directUrl ?? config.url, { max: 1, onnotice: () => {}, connect_timeout: limits.connectTimeoutSeconds });
         try {
           await lockClient`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
           await migratePostgres(drizzlePostgres({ client: lockClient }), { migrationsFolder: MIGRATIONS_FOLDER });
           await lockClient.unsafe(APPLY_TENANT_ISOLATION);
+          // Readiness (run as the app's login, a member of pos_app) checks the migrations table.
+          await lockClient.unsafe(GRANT_MIGRATIONS_READ);
           await lockClient`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
         } finally {
           await lockClient.end({ timeout: 5 });
@@ -173,7 +195,7 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
       },
       async close() {
         await Promise.all(listeners.map((l) => l.close()));
-        await client.end({ timeout: 5 });
+        await Promise.all([client.end({ timeout: 5 }), probe.end({ timeout: 1 })]);
       },
     };
   }
@@ -196,6 +218,11 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
         return work(tx as unknown as Transaction);
       }),
     ping: (timeoutMs = 2000) => withTimeout(client.query('select 1').then(() => true), timeoutMs),
+    migrationsApplied: (timeoutMs = 2000) =>
+      withTimeout(
+        client.query<{ n: number }>(APPLIED_MIGRATIONS).then((result) => Number(result.rows[0]?.n) >= expectedMigrations()),
+        timeoutMs,
+      ),
     async listen(channel, handlers) {
       // In-process: the connection cannot be lost.
       await client.listen(channel, handlers.onNotify);
@@ -362,6 +389,178 @@ class OwnerOnlyNodeFS extends NodeFS {
     return result;
   }
 }
+
+/** Defaults of the pool and server-side limits; see `PoolLimits` in shared/config.ts. */
+export const DEFAULT_POOL_LIMITS: Required<PoolLimits> = {
+  connectTimeoutSeconds: 5,
+  idleTimeoutSeconds: 30,
+  maxLifetimeSeconds: 60,
+  acquireTimeoutMs: 30_000,
+  statementTimeoutMs: 15_000,
+  idleInTransactionTimeoutMs: 30_000,
+};
+
+/**
+ * Seconds before a pooled connection retries after a failure: 0.1 s doubling per failure, capped
+ * at 2 s, with jitter (50–100 %). `failures` is postgres.js's shared retry count (reset on success).
+ */
+function reconnectDelaySeconds(failures: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.1 * 2 ** failures, 2);
+}
+
+type PostgresClient = postgres.Sql;
+/** The parts of a postgres.js connection object (internal, 3.4.x) the transaction watches. */
+interface DriverConnection {
+  id: number;
+  reserved: unknown;
+  onclose?: ((error: unknown) => void) | null;
+}
+type PendingQuery = PromiseLike<unknown> & { reject?: (error: unknown) => void };
+
+/**
+ * One transaction on a connection reserved from the pool, with BEGIN, the settings and the first
+ * statements of `work` pipelined (see `DatabaseHandle.transaction`).
+ *
+ * Why it watches the connection: postgres.js 3.4.9 (the newest release) crashes the process with
+ * `TypeError: Cannot read properties of null (reading 'write')` from a `setImmediate` when a
+ * statement is written to a reserved connection whose socket has closed (porsager/postgres#1208,
+ * #1154; upstream fixes #1168/#1209 are unreleased), e.g. the `rollback` after a failed statement,
+ * or any statement after `release()` of a closed connection. Worse, the pool may already have
+ * reconnected that connection object for another caller, so a stale `commit` could land in
+ * someone else's transaction. So once the driver reports the connection closed (its per-connection
+ * `onclose`, learnt through BEGIN's `onexecute`), this transaction writes nothing more to it:
+ * statements still waiting are rejected, later ones throw {@link DatabaseUnavailable}, no
+ * `rollback` is sent (the server rolled back when the session died) and the connection is not
+ * released (the pool took it back when it closed).
+ *
+ * @throws DatabaseUnavailable when no connection could be had within `acquireTimeoutMs`, or the
+ *   connection was lost; whatever `work` throws otherwise; {@link TransactionRolledBack}.
+ */
+async function reservedTransaction<T>(
+  client: PostgresClient,
+  acquireTimeoutMs: number,
+  settings: Record<string, string>,
+  work: (tx: Transaction) => Promise<T>,
+  logger: { logQuery: (query: string, params: unknown[]) => void } | undefined,
+): Promise<T> {
+  const connection = await reserveWithin(client, acquireTimeoutMs);
+  let driverConnection: DriverConnection | undefined;
+  let reservation: unknown;
+  let lost: DatabaseUnavailable | undefined;
+  const pending = new Set<PendingQuery>();
+  const isLost = () => lost !== undefined || (driverConnection !== undefined && driverConnection.reserved !== reservation);
+  const markLost = (cause?: unknown) => {
+    lost ??= new DatabaseUnavailable('the database connection was lost during the transaction', cause);
+    for (const query of pending) query.reject?.(lost);
+    pending.clear();
+  };
+  const track = <Q extends PendingQuery>(query: Q): Q => {
+    pending.add(query);
+    query.then(
+      () => pending.delete(query),
+      () => pending.delete(query),
+    );
+    return query;
+  };
+  // drizzle only calls `unsafe` (and reads `options`, whose type parsers a reserved connection
+  // shares with its pool but does not expose).
+  const guarded = new Proxy(connection, {
+    get(target, property, receiver) {
+      if (property === 'options') return client.options;
+      if (property === 'unsafe') {
+        return (query: string, parameters?: unknown[], options?: object) => {
+          if (isLost()) throw lost ?? new DatabaseUnavailable('the database connection was lost during the transaction');
+          return track(target.unsafe(query, parameters as never, options as never) as unknown as PendingQuery);
+        };
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
+  const watch = (c: DriverConnection) => {
+    driverConnection = c;
+    reservation = c.reserved;
+    c.onclose = (error) => markLost(error);
+    return true; // keep pipelining (postgres.js reads onexecute's result as "may send more")
+  };
+  try {
+    const names = Object.keys(settings);
+    const values = Object.values(settings);
+    const setConfig = names.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ');
+    // Not awaited: BEGIN, the settings and the first statements of `work` (queued in the same
+    // tick) leave in one write. Statements run in order on this one connection, so none can
+    // run before the settings; if BEGIN or the settings fail, the transaction is aborted and
+    // every later statement fails too (their error is reported, not the later ones').
+    const opening = Promise.all([
+      track(connection.unsafe('begin', [], { onexecute: watch } as never) as unknown as PendingQuery),
+      track(connection.unsafe(`select ${setConfig}`, names.flatMap((n, i) => [n, values[i]!])) as unknown as PendingQuery),
+    ]);
+    opening.catch(() => {});
+    let result: T;
+    try {
+      result = await work(drizzlePostgres({ client: guarded, ...(logger ? { logger } : {}) }) as unknown as Transaction);
+      await opening;
+    } catch (error) {
+      if (isLost()) throw lost ?? new DatabaseUnavailable('the database connection was lost during the transaction', error);
+      await guarded.unsafe('rollback').catch(() => {});
+      await opening.catch(() => {});
+      throw error;
+    }
+    if (isLost()) throw lost ?? new DatabaseUnavailable('the database connection was lost before COMMIT');
+    // COMMIT in a transaction that a failed statement aborted answers ROLLBACK, not an error.
+    const committed = (await guarded.unsafe('commit')) as unknown as { command: string };
+    if (committed.command !== 'COMMIT') throw new TransactionRolledBack();
+    return result;
+  } finally {
+    if (driverConnection && driverConnection.onclose) driverConnection.onclose = null;
+    // A closed connection already went back to the pool (and may serve someone else by now).
+    if (!isLost()) connection.release();
+  }
+}
+
+/**
+ * `client.reserve()`, bounded: rejects with {@link DatabaseUnavailable} when no connection is free
+ * (or can be opened) within `timeoutMs`. A reservation still waiting after {@link RESERVE_RETRY_MS}
+ * is abandoned and asked again: postgres.js 3.4.9 can strand a queued `reserve()` forever when a
+ * pooled connection is terminated (porsager/postgres#1195). An abandoned reservation that is
+ * granted later is released at once.
+ */
+async function reserveWithin(client: PostgresClient, timeoutMs: number): Promise<postgres.ReservedSql> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const reserving = client.reserve();
+    const wait = Math.min(RESERVE_RETRY_MS, Math.max(0, deadline - Date.now()));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), wait);
+    });
+    try {
+      const reserved = await Promise.race([reserving, timeout]);
+      if (reserved) return reserved;
+    } catch (error) {
+      throw new DatabaseUnavailable('the database cannot be reached', error);
+    } finally {
+      clearTimeout(timer);
+    }
+    reserving.then((late) => late.release(), () => {});
+    if (Date.now() >= deadline) throw new DatabaseUnavailable(`no database connection could be had within ${timeoutMs} ms`);
+  }
+}
+
+/** How long one `reserve()` may wait before it is abandoned and asked again (see reserveWithin). */
+const RESERVE_RETRY_MS = 3000;
+
+/**
+ * The database cannot serve this request now (unreachable, connection lost, no free connection,
+ * too many clients): worth retrying shortly. The HTTP layer answers 503 with `Retry-After`.
+ */
+export class DatabaseUnavailable extends Error {
+  readonly code = 'DATABASE_UNAVAILABLE';
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'DatabaseUnavailable';
+  }
+}
+
 
 /**
  * Runs a raw SQL statement and returns its rows, hiding the driver difference (postgres.js returns

@@ -3,7 +3,14 @@ import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
+import { isDatabaseUnavailable } from './database-errors.ts';
 import { sqlState } from './database.ts';
+
+/**
+ * Seconds a client is asked to wait (`Retry-After`) when the database cannot serve a request
+ * (503 `service-unavailable`): about one reconnect cycle of the pool.
+ */
+export const DATABASE_RETRY_AFTER_SECONDS = 2;
 
 /** Media type of every error response (RFC 9457 §3). */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -133,6 +140,17 @@ export function problemFor(error: FastifyError | ProblemError, request: FastifyR
     const detail = error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? 'The request body is not valid JSON.' : error.message;
     return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, ...base };
   }
+  if (isDatabaseUnavailable(error)) {
+    // Database faults (unreachable, connection lost, out of connections, timeouts): transient,
+    // so a 503 the client may retry after Retry-After, not a 500.
+    return {
+      type: 'urn:problem:pos:service-unavailable',
+      title: 'Service Unavailable',
+      status: 503,
+      detail: 'The database is unavailable or overloaded right now; retry after the Retry-After delay.',
+      ...base,
+    };
+  }
   return {
     type: 'about:blank',
     title: 'Internal Server Error',
@@ -165,10 +183,12 @@ export const problemDetailsPlugin = fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((error: FastifyError | ProblemError, request, reply) => {
       const problem = problemFor(error, request);
-      if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+      if (problem.status === 503) request.log.warn({ err: error }, 'database unavailable: answered 503');
+      else if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
       else if (isDataException(error)) request.log.warn({ err: error }, 'PostgreSQL refused a value that validation let through');
       else request.log.info({ status: problem.status, type: problem.type }, problem.detail);
       if (problem.status === 401) reply.header('www-authenticate', 'Bearer');
+      if (problem.status === 503) reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
       return sendProblem(reply, problem);
     });
     app.setNotFoundHandler((request, reply) =>

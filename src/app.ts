@@ -86,7 +86,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await app.register(idempotencyPlugin);
   await app.register(eventBusPlugin, { events: config.events });
   await app.register(apiDocsPlugin);
-  await app.register(serviceRoutes);
+  await app.register(serviceRoutes, { eventDelivery: config.events.delivery });
 
   // Modules (bounded contexts), each a plugin exposing its gateway
   await app.register(authModule, {

@@ -1,48 +1,146 @@
-import { ConfigError, loadConfig } from '../shared/config.ts';
+import { pino, type Logger } from 'pino';
+import { ConfigError, loadConfig, type AppConfig } from '../shared/config.ts';
+import { isDatabaseUnavailable } from '../shared/database-errors.ts';
+import { openDatabase, type DatabaseHandle } from '../shared/database.ts';
 import { buildApp } from './app.ts';
 
-/** Starts the API: reads the environment, builds the app, listens, and shuts down gracefully. */
+/** Exit code when the database did not answer within DATABASE_STARTUP_TIMEOUT_SECONDS (sysexits EX_UNAVAILABLE). */
+export const EXIT_DATABASE_UNAVAILABLE = 69;
+/** Exit code for an invalid environment (sysexits EX_CONFIG). */
+export const EXIT_CONFIG = 78;
+/** Exit code after an uncaught exception outside the database driver (sysexits EX_SOFTWARE). */
+export const EXIT_SOFTWARE = 70;
+
+/** Starts the API: reads the environment, waits for the database, builds the app, listens, and shuts down gracefully. */
 async function main() {
-  let config;
+  let config: AppConfig;
   try {
     config = loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
-      process.exit(78); // EX_CONFIG
+      process.exit(EXIT_CONFIG);
     }
     throw error;
   }
+  const log = pino({ level: config.logLevel });
   const started = Date.now();
-  const app = await buildApp(config);
+  const database = await openDatabase(config.database);
+  await waitForDatabase(database, config, log);
+  const app = await buildApp(config, { database, skipMigrations: true });
+  installCrashPolicy(app.log, () => shutdown('uncaughtException', EXIT_SOFTWARE));
   await app.listen({ host: config.host, port: config.port });
   app.log.info(
-    { database: config.database.kind === 'pglite' ? `embedded PGlite at ${config.database.dataDir}` : 'PostgreSQL (DATABASE_URL)', readyInMs: Date.now() - started },
+    { database: config.database.kind === 'pglite' ? `embedded PGlite at ${config.database.dataDir}` : `PostgreSQL at ${describeUrl(config.database.url)}`, readyInMs: Date.now() - started },
     `POS API ready; docs at http://${config.host}:${config.port}/docs`,
   );
 
   let closing = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (closing) return;
-      closing = true;
-      app.log.info({ signal }, 'shutting down: finishing in-flight requests');
-      const force = setTimeout(() => process.exit(1), 10_000).unref();
-      app.close().then(
-        () => {
-          clearTimeout(force);
-          process.exit(0);
-        },
-        (error: unknown) => {
-          app.log.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    });
+  function shutdown(reason: string, exitCode: number) {
+    if (closing) return;
+    closing = true;
+    app.log.info({ reason }, 'shutting down: finishing in-flight requests');
+    const force = setTimeout(() => process.exit(exitCode || 1), 10_000).unref();
+    app.close().then(() => database.close()).then(
+      () => {
+        clearTimeout(force);
+        process.exit(exitCode);
+      },
+      (error: unknown) => {
+        app.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => shutdown(signal, 0));
+}
+
+/**
+ * Applies the migrations, retrying while the database is unreachable (connection refused, reset
+ * or timed out, "the database system is starting up", too many clients...) with exponential
+ * backoff (0.5 s doubling, at most 5 s), one log line per attempt, for at most
+ * `config.databaseStartupTimeoutSeconds`. Then exits with {@link EXIT_DATABASE_UNAVAILABLE} and a
+ * one-line message. Any other error (bad SQL, wrong password) is thrown at once.
+ */
+async function waitForDatabase(database: DatabaseHandle, config: AppConfig, log: Logger): Promise<void> {
+  const limitMs = config.databaseStartupTimeoutSeconds * 1000;
+  const where = config.database.kind === 'postgres' ? describeUrl(config.database.url) : 'PGlite';
+  const first = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await database.migrate();
+      if (attempt > 1) log.info({ attempt, waitedMs: Date.now() - first }, `database ${where} reachable after ${attempt} attempts`);
+      return;
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) throw error;
+      const elapsed = Date.now() - first;
+      const delay = Math.min(500 * 2 ** (attempt - 1), 5000);
+      const reason = errorReason(error);
+      if (elapsed + delay > limitMs) {
+        log.fatal(
+          { attempt, waitedMs: elapsed, reason, exitCode: EXIT_DATABASE_UNAVAILABLE },
+          `database ${where} unreachable for ${Math.round(elapsed / 1000)} s (${reason}); giving up after ${attempt} attempts (DATABASE_STARTUP_TIMEOUT_SECONDS=${config.databaseStartupTimeoutSeconds})`,
+        );
+        await database.close().catch(() => {});
+        log.flush();
+        process.exit(EXIT_DATABASE_UNAVAILABLE);
+      }
+      log.warn({ attempt, reason, retryInMs: delay }, `database ${where} unreachable (${reason}); attempt ${attempt}, retrying in ${(delay / 1000).toFixed(1)} s`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/**
+ * Process-level policy for errors nobody caught (documented in README, "Database faults"):
+ * - an unhandled promise rejection is logged (error) and the process keeps serving: it is a
+ *   promise nobody awaited, the request that made it has been answered or will time out;
+ * - an uncaught exception thrown from inside a database driver (postgres.js, pg, pg-boss: e.g.
+ *   postgres.js's write to a closed socket, porsager/postgres#1208) is logged (fatal) and the
+ *   process keeps serving: the driver already dropped that connection and the pool reconnects;
+ * - any other uncaught exception means our own state may be inconsistent: it is logged (fatal)
+ *   and the server drains in-flight requests and exits 70, for the supervisor to restart it.
+ */
+export function installCrashPolicy(log: Logger | { error: Logger['error']; fatal: Logger['fatal'] }, restart: () => void): void {
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason }, 'unhandled promise rejection (kept serving)');
+  });
+  process.on('uncaughtException', (error) => {
+    if (fromDatabaseDriver(error)) {
+      log.fatal({ err: error }, 'uncaught exception in the database driver (kept serving; the connection is dropped and reconnected)');
+      return;
+    }
+    log.fatal({ err: error }, 'uncaught exception: draining and exiting for a restart');
+    restart();
+  });
+}
+
+function fromDatabaseDriver(error: unknown): boolean {
+  const stack = error instanceof Error ? (error.stack ?? '') : '';
+  return /node_modules[\\/](postgres|pg|pg-pool|pg-protocol|pg-boss)[\\/]/.test(stack);
+}
+
+function errorReason(error: unknown): string {
+  for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== 'DATABASE_UNAVAILABLE') return `${code}: ${(e as Error).message}`;
+    if (e instanceof AggregateError && e.errors[0]) return errorReason(e.errors[0]);
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** host:port/database of a postgres URL, without credentials (for logs). */
+function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return 'DATABASE_URL';
   }
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  console.error(`startup failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+  if (error instanceof Error && error.stack) console.error(error.stack);
   process.exit(1);
 });

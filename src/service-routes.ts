@@ -1,9 +1,32 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ProblemSchema, sendProblem } from '../shared/problem-details.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, ProblemSchema, sendProblem } from '../shared/problem-details.ts';
 
-/** `GET /health` (liveness, no database) and `GET /ready` (the database answers). */
-export const serviceRoutes: FastifyPluginAsyncZod = async (app) => {
+/** Options of {@link serviceRoutes}. */
+export interface ServiceRoutesOptions {
+  /** False when event delivery is switched off (EVENT_DELIVERY=off): readiness then reports `off`, not a failure. */
+  eventDelivery: boolean;
+}
+
+const CheckSchema = z.enum(['ok', 'failing', 'off']);
+const ChecksSchema = z
+  .object({
+    database: CheckSchema.describe('answers `select 1` on the readiness connection (not the request pool) within 2 s'),
+    migrations: CheckSchema.describe('every migration of drizzle/ is recorded as applied'),
+    events: CheckSchema.describe('the event bus (pg-boss) is running; `off` when EVENT_DELIVERY=off'),
+  })
+  .meta({ id: 'ReadinessChecks' });
+
+/**
+ * `GET /health` (liveness, no database) and `GET /ready` (readiness: database reachable on its own
+ * connection, migrations applied, event workers running; each check reported in the body).
+ */
+export const serviceRoutes: FastifyPluginAsyncZod<ServiceRoutesOptions> = async (app, opts) => {
+  let eventsRunning = true;
+  app.addHook('onReady', async () => {
+    app.events.boss.on('stopped', () => void (eventsRunning = false));
+  });
+
   app.get(
     '/health',
     { schema: { tags: ['service'], summary: 'Liveness: the process serves HTTP', response: { 200: z.object({ status: z.literal('ok') }) } } },
@@ -14,18 +37,32 @@ export const serviceRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['service'],
-        summary: 'Readiness: the database answers',
-        response: { 200: z.object({ status: z.literal('ready'), database: z.string() }), 503: ProblemSchema },
+        summary: 'Readiness: database reachable, migrations applied, event workers running',
+        description:
+          'The database is checked on a dedicated connection, so a saturated request pool does not make a healthy instance unready. ' +
+          '503 (with `Retry-After`) names the failing checks in `checks`.',
+        response: { 200: z.object({ status: z.literal('ready'), database: z.string(), checks: ChecksSchema }), 503: ProblemSchema },
       },
     },
     async (request, reply) => {
-      if (await app.database.ping()) return { status: 'ready' as const, database: app.database.kind };
+      const [database, migrations] = await Promise.all([app.database.ping(2000), app.database.migrationsApplied(2000)]);
+      const checks = {
+        database: database ? 'ok' : 'failing',
+        migrations: migrations ? 'ok' : 'failing',
+        events: !opts.eventDelivery ? 'off' : eventsRunning ? 'ok' : 'failing',
+      } as const;
+      if (Object.values(checks).every((c) => c !== 'failing')) return { status: 'ready' as const, database: app.database.kind, checks };
+      reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
       return sendProblem(reply, {
-        type: 'about:blank',
+        type: 'urn:problem:pos:service-unavailable',
         title: 'Service Unavailable',
         status: 503,
-        detail: 'The database does not answer.',
+        detail: `Not ready: ${Object.entries(checks)
+          .filter(([, c]) => c === 'failing')
+          .map(([name]) => name)
+          .join(', ')} failing.`,
         requestId: request.id,
+        checks,
       });
     },
   );
