@@ -151,7 +151,9 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
     const listeners: Listener[] = [];
     // Readiness gets its own single connection, so a busy request pool never makes a healthy
     // instance look unready (and a dead server is still noticed).
-    const probe = postgres(config.url, {
+    // Directly to the server when a pooler is in front: a probe queued behind a saturated
+    // PgBouncer pool would report a healthy database as down.
+    const probe = postgres(config.directUrl ?? config.url, {
       max: 1,
       onnotice: () => {},
       connect_timeout: Math.min(limits.connectTimeoutSeconds, 5),
@@ -507,7 +509,11 @@ async function reservedTransaction<T>(
     }
     if (isLost()) throw lost ?? new DatabaseUnavailable('the database connection was lost before COMMIT');
     // COMMIT in a transaction that a failed statement aborted answers ROLLBACK, not an error.
-    const committed = (await guarded.unsafe('commit')) as unknown as { command: string };
+    // A connection lost while COMMIT is under way leaves its outcome unknown: the server may have
+    // committed and only the answer was lost, so nothing may be undone as if it rolled back.
+    const committed = (await guarded.unsafe('commit').catch((error: unknown) => {
+      throw isLost() ? new CommitOutcomeUnknown(error) : error;
+    })) as unknown as { command: string };
     if (committed.command !== 'COMMIT') throw new TransactionRolledBack();
     return result;
   } finally {
@@ -558,6 +564,19 @@ export class DatabaseUnavailable extends Error {
   constructor(message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'DatabaseUnavailable';
+  }
+}
+
+/**
+ * The connection was lost while COMMIT was under way: the transaction may or may not have
+ * committed. A 503 like any database fault, but the unit of work runs no rollback hooks (e.g. it
+ * must not void a card payment that may be committed with its capture job); the client's retry
+ * with the same Idempotency-Key replays the order if it committed, or runs it once if it did not.
+ */
+export class CommitOutcomeUnknown extends DatabaseUnavailable {
+  constructor(cause?: unknown) {
+    super('the database connection was lost during COMMIT; the outcome is unknown', cause);
+    this.name = 'CommitOutcomeUnknown';
   }
 }
 

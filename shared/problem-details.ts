@@ -183,12 +183,17 @@ export const problemDetailsPlugin = fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((error: FastifyError | ProblemError, request, reply) => {
       const problem = problemFor(error, request);
-      if (problem.status === 503) request.log.warn({ err: error }, 'database unavailable: answered 503');
+      const databaseUnavailable = problem.type === 'urn:problem:pos:service-unavailable';
+      if (databaseUnavailable) request.log.warn({ err: error }, 'database unavailable: answered 503');
       else if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
       else if (isDataException(error)) request.log.warn({ err: error }, 'PostgreSQL refused a value that validation let through');
       else request.log.info({ status: problem.status, type: problem.type }, problem.detail);
       if (problem.status === 401) reply.header('www-authenticate', 'Bearer');
-      if (problem.status === 503) reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+      // A problem may carry its own delay (e.g. the password-hashing queue); a database fault
+      // asks for one reconnect cycle.
+      const ownDelay = error instanceof ProblemError ? error.extensions.retryAfterSeconds : undefined;
+      if (typeof ownDelay === 'number') reply.header('retry-after', String(ownDelay));
+      else if (databaseUnavailable) reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
       return sendProblem(reply, problem);
     });
     app.setNotFoundHandler((request, reply) =>

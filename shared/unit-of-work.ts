@@ -1,4 +1,4 @@
-import type { DatabaseHandle, Transaction } from './database.ts';
+import { CommitOutcomeUnknown, type DatabaseHandle, type Transaction } from './database.ts';
 
 type Hook = () => void | Promise<void>;
 
@@ -92,7 +92,9 @@ export function createUnitOfWorkRunner(
       if (pipelineFailure) throw pipelineFailure.error;
     } catch (error) {
       await Promise.allSettled(pipelined);
-      await runHooks(rolledBack);
+      // Lost during COMMIT: it may have committed, so nothing is undone (no void of a card that
+      // its committed capture job will take); an Idempotency-Key retry tells which it was.
+      if (!(error instanceof CommitOutcomeUnknown)) await runHooks(rolledBack);
       throw pipelineFailure ? pipelineFailure.error : error;
     }
     await runHooks(committed);

@@ -1,7 +1,8 @@
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isDatabaseUnavailable } from '../shared/database-errors.ts';
-import { openDatabase, sql, type DatabaseHandle } from '../shared/database.ts';
+import { CommitOutcomeUnknown, openDatabase, sql, type DatabaseHandle } from '../shared/database.ts';
+import { createUnitOfWorkRunner } from '../shared/unit-of-work.ts';
 import { createTestDatabase, onRealPostgres, type TestDatabase } from './support/test-database.ts';
 
 // Issue "database faults", item 1: postgres.js 3.4.9 throws `TypeError: Cannot read properties of
@@ -81,6 +82,36 @@ describe.skipIf(!onRealPostgres())('a transaction whose connection dies', () => 
     ).rejects.toThrow();
     const rows = (await database.db.execute(sql`select count(*)::int as n from conn_loss`)) as unknown as Array<{ n: number }>;
     expect(rows[0]!.n).toBe(0);
+    await stillWorks();
+  });
+
+  it('killed during COMMIT: the outcome is unknown, so the unit of work runs no rollback hook (no card void for an order that may be committed)', async () => {
+    // A deferred constraint trigger runs at COMMIT: it sleeps, and the backend is killed meanwhile.
+    await database.db.execute(sql`create table if not exists slow_commit (n int)`);
+    await database.db.execute(sql`create or replace function slow_commit_check() returns trigger language plpgsql as $$ begin perform pg_sleep(3); return null; end $$`);
+    await database.db.execute(sql`drop trigger if exists slow_commit_trigger on slow_commit`);
+    await database.db.execute(sql`create constraint trigger slow_commit_trigger after insert on slow_commit deferrable initially deferred for each row execute function slow_commit_check()`);
+    await database.db.execute(sql`grant all on slow_commit to public`);
+    const runInTenant = createUnitOfWorkRunner(database);
+    const hooks: string[] = [];
+    let pid = 0;
+    const running = runInTenant('00000000-0000-0000-0000-000000000001', async (uow) => {
+      uow.onRollback(() => void hooks.push('rolled back'));
+      uow.afterCommit(() => void hooks.push('committed'));
+      pid = await pidOf(uow.tx);
+      await uow.tx.execute(sql`insert into slow_commit values (1)`);
+    });
+    // Wait until COMMIT is running the deferred trigger, then kill that backend.
+    for (let i = 0; i < 100; i++) {
+      const [row] = await killer<Array<{ sleeping: boolean }>>`select exists (select 1 from pg_stat_activity where pid = ${pid} and query ilike 'commit%' and state = 'active') as sleeping`;
+      if (row!.sleeping) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await killer`select pg_terminate_backend(${pid})`;
+    const error = await running.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(CommitOutcomeUnknown);
+    expect(isDatabaseUnavailable(error)).toBe(true);
+    expect(hooks).toEqual([]);
     await stillWorks();
   });
 

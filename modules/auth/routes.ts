@@ -72,12 +72,7 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, 
       return `account:${String(body.tenant).trim().toLowerCase()}:${String(body.email).trim().toLowerCase()}:${request.ip}`;
     },
   });
-  // argon2 work is bounded (passwords.ts): its 503 problem carries the wait as Retry-After.
-  app.addHook('onError', async (_request, reply, error) => {
-    if (error instanceof ProblemError && typeof error.extensions.retryAfterSeconds === 'number') {
-      reply.header('retry-after', String(error.extensions.retryAfterSeconds));
-    }
-  });
+  // argon2 work is bounded (passwords.ts): its 503 problem's `retryAfterSeconds` becomes Retry-After (kernel error handler).
   const perAccount = async (request: FastifyRequest, reply: FastifyReply) => {
     const limit = await accountLimit(request);
     if (!limit.isAllowed && limit.isExceeded) {

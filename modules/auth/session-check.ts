@@ -23,6 +23,9 @@ export interface SessionChecker {
   forget(tenantId: string, userId: string, sessionId?: string): void;
 }
 
+// lru-cache 11 rejects a fetch whose entry was deleted, evicted or replaced meanwhile with these.
+const FETCH_ABORTS = new Set(['deleted', 'evicted', 'replaced']);
+
 /**
  * Makes the per-instance session check: one indexed query per session at most every
  * {@link SESSION_CHECK_CACHE_MS}, answered from a bounded LRU cache (lru-cache) in between.
@@ -43,8 +46,12 @@ export function createSessionChecker(runInTenant: RunInTenant): SessionChecker {
       const hit = cache.get(key);
       if (hit !== undefined) return hit;
       const context = { tenantId, userId, sessionId };
-      // A fetch aborted by forget() (logout racing this request) is asked again, uncached.
-      const fetched = await cache.fetch(key, { context }).catch(() => undefined);
+      // A fetch aborted by forget() (logout racing this request) or evicted is asked again,
+      // uncached; any other failure (the database unavailable → 503) is the answer.
+      const fetched = await cache.fetch(key, { context }).catch((error: unknown) => {
+        if (error instanceof Error && FETCH_ABORTS.has(error.message)) return undefined;
+        throw error;
+      });
       return fetched ?? runInTenant(tenantId, ({ tx }) => sessions.isLive(tx, tenantId, userId, sessionId));
     },
     forget(tenantId, userId, sessionId) {
