@@ -16,7 +16,10 @@ export interface ProviderCallOptions {
  * `capture`, `void` and `refund` are called after the database outcome is known: capture and
  * refund from durable jobs, retried until they succeed (so they must be idempotent under
  * `options.idempotencyKey`), void once after a rollback. A call throws when the provider did not
- * (or may not have) done it.
+ * (or may not have) done it. `capture` of a charge that is already captured (or refunded) must
+ * resolve: adapters map the provider's "already captured" answer to success, because a refund
+ * job captures first and providers forget idempotency keys (Stripe: after 24 h), so a key alone
+ * cannot make a late second capture a no-op.
  */
 export interface PaymentProvider {
   readonly name: string;
@@ -60,6 +63,8 @@ export function createTestPaymentProvider() {
       return { approved: false, reason: reason ?? 'invalid_token' };
     },
     async capture(reference, { idempotencyKey }) {
+      const state = ledger.get(reference)?.state;
+      if (state === 'captured' || state === 'refunded') return; // already captured: success (see the port)
       move(reference, 'authorised', 'captured', idempotencyKey);
     },
     async void(reference) {
