@@ -45,11 +45,15 @@ async function shop(t: TestApp): Promise<{ owner: TenantFixture; itemId: string 
 }
 
 /** POST an order with a hard client-side deadline; status 0 = no answer within `deadlineMs`. */
-async function order(t: TestApp, s: { owner: TenantFixture; itemId: string }, deadlineMs = 20_000) {
+async function order(t: TestApp, s: { owner: TenantFixture; itemId: string }, deadlineMs = 20_000, idempotencyKey?: string) {
   try {
     const res = await fetch(`${t.api.baseUrl}/api/v1/orders`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${s.owner.token}` },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${s.owner.token}`,
+        ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
+      },
       body: JSON.stringify({ items: [{ menuItemId: s.itemId, quantity: 1 }], payment: { method: 'cash', tendered: 10_000 } }),
       signal: AbortSignal.timeout(deadlineMs),
     });
@@ -109,7 +113,10 @@ describe.skipIf(unavailable)('database faults on a private cluster', () => {
       expect((await order(t, s)).status).toBe(201);
 
       for (const mode of ['immediate'] as const) {
-        const inFlight = Array.from({ length: 20 }, () => order(t, s));
+        // Every in-flight order carries an Idempotency-Key: after the outage, its retry must replay
+        // the order if it committed or run it once if it did not; never 409 "in use" (no stuck key).
+        const keys = Array.from({ length: 20 }, () => crypto.randomUUID());
+        const inFlight = keys.map((key) => order(t, s, 20_000, key));
         await new Promise((r) => setTimeout(r, 30));
         await cluster.stop(mode);
         const answers = await Promise.all(inFlight);
@@ -129,6 +136,16 @@ describe.skipIf(unavailable)('database faults on a private cluster', () => {
         const restarted = Date.now();
         await eventually(async () => expect((await order(t, s)).status).toBe(201), 20_000, 200);
         console.info(`stop -m ${mode}: orders succeed again ${Date.now() - restarted} ms after the database restarted`);
+        const retries = await Promise.all(keys.map((key) => order(t, s, 20_000, key)));
+        expect(retries.map((r) => r.status)).toEqual(keys.map(() => 201));
+        const committedBefore = answers.filter((a) => a.status === 201).map((a) => a.body.id as string);
+        const retried = retries.map((r) => r.body.id as string);
+        // A key answered 201 before the outage replays that very order.
+        for (const id of committedBefore) expect(retried).toContain(id);
+        expect(new Set(retried).size, 'one order per key').toBe(keys.length);
+        const again = await Promise.all(keys.map((key) => order(t, s, 20_000, key)));
+        expect(again.map((r) => r.headers.get('idempotent-replayed'))).toEqual(keys.map(() => 'true'));
+        expect(again.map((r) => r.body.id)).toEqual(retried);
         await eventually(async () => expect((await server.api.get('/ready')).status).toBe(200), 10_000, 200);
       }
       expect(server.child.exitCode, server.output()).toBeNull();
