@@ -1,23 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, menuItem, signup } from './support/fixtures.ts';
 import { httpClient } from './support/test-app.ts';
 import { createTestDatabase, onRealPostgres, type TestDatabase } from './support/test-database.ts';
+import { freePort } from './support/free-port.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /** Starts `npm start`'s entry point as a real child process and waits for /ready. */
 async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; api: ReturnType<typeof httpClient> }> {

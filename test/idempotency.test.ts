@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import type { PaymentProvider } from '../modules/payments/gateway.ts';
 import { eventually, expectProblem, menuItem, onHand, setStock, signup, type TenantFixture } from './support/fixtures.ts';
 import { httpClient, startTestApp, type ApiResponse, type TestApp } from './support/test-app.ts';
 import { createTestDatabase, onRealPostgres, type TestDatabase } from './support/test-database.ts';
+import { freePort } from './support/free-port.ts';
 
 /**
  * An Idempotency-Key is "in progress" exactly as long as the request that first used it is alive,
@@ -31,15 +31,6 @@ function countingProvider() {
   return { provider, calls };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 describe.skipIf(!onRealPostgres())('Idempotency-Key liveness comes from the database, not from a timer', () => {
   let db: TestDatabase;

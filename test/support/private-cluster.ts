@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
+import { freePort } from './free-port.ts';
+export { freePort };
 
 const execFileAsync = promisify(execFile);
 
@@ -41,17 +42,6 @@ export interface PrivateCluster {
   destroy(): Promise<void>;
 }
 
-/** Asks the kernel for a free TCP port on 127.0.0.1 (free at the time of asking). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Creates (initdb) a private cluster; `settings` become `-c name=value` server options
