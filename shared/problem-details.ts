@@ -185,6 +185,7 @@ export const problemDetailsPlugin = fp(
       const problem = problemFor(error, request);
       const databaseUnavailable = problem.type === 'urn:problem:pos:service-unavailable';
       if (databaseUnavailable) request.log.warn({ err: error }, 'database unavailable: answered 503');
+      else if (problem.status >= 500 && error instanceof ProblemError) request.log.warn({ status: problem.status, type: problem.type }, problem.detail);
       else if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
       else if (isDataException(error)) request.log.warn({ err: error }, 'PostgreSQL refused a value that validation let through');
       else request.log.info({ status: problem.status, type: problem.type }, problem.detail);
