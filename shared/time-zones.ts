@@ -29,8 +29,23 @@ export interface TimeZoneCatalog {
   atTimeZone(zone: string): SQL;
 }
 
-/** Reads `pg_timezone_names` (about 60 ms on PostgreSQL 15) and returns the catalog. */
-export async function loadTimeZoneCatalog(db: Pick<Database, 'execute'>): Promise<TimeZoneCatalog> {
+const catalogs = new WeakMap<object, Promise<TimeZoneCatalog>>();
+
+/**
+ * Reads `pg_timezone_names` (about 60 ms on PostgreSQL 15) and returns the catalog; read once per
+ * database handle, however many modules ask (a failed read is asked again next time).
+ */
+export function loadTimeZoneCatalog(db: Pick<Database, 'execute'>): Promise<TimeZoneCatalog> {
+  let catalog = catalogs.get(db);
+  if (!catalog) {
+    catalog = readTimeZoneCatalog(db);
+    catalogs.set(db, catalog);
+    catalog.catch(() => catalogs.delete(db));
+  }
+  return catalog;
+}
+
+async function readTimeZoneCatalog(db: Pick<Database, 'execute'>): Promise<TimeZoneCatalog> {
   const rows = await queryRows<{ name: string }>(db, sql`select name from pg_timezone_names`);
   const names = new Set(rows.map((r) => r.name));
   names.add(FALLBACK_TIME_ZONE);
