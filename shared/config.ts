@@ -172,7 +172,7 @@ const EnvSchema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(72_000),
-  HTTP_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  HTTP_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(90_000),
   HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
@@ -198,6 +198,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const e = parsed.data;
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError(['HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS']);
+  }
+  // A request may wait for a pooled connection twice (session check, then its unit of work) and
+  // run a statement; the socket must outlive that, or the client gets a reset instead of the 503.
+  const longestDatabaseWaitMs = 2 * e.DATABASE_ACQUIRE_TIMEOUT_MS + e.DATABASE_STATEMENT_TIMEOUT_MS;
+  if (e.HTTP_CONNECTION_TIMEOUT_MS <= longestDatabaseWaitMs) {
+    throw new ConfigError([
+      `HTTP_CONNECTION_TIMEOUT_MS: must exceed 2 × DATABASE_ACQUIRE_TIMEOUT_MS + DATABASE_STATEMENT_TIMEOUT_MS (${longestDatabaseWaitMs} ms), so that a request waiting on the database still gets its answer`,
+    ]);
   }
   if (e.DATABASE_DIRECT_URL && !e.DATABASE_URL) {
     throw new ConfigError(['DATABASE_DIRECT_URL: only meaningful with DATABASE_URL (the pooled URL it bypasses)']);

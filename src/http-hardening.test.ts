@@ -225,9 +225,12 @@ describe('client errors answered by the HTTP layer are problem+json (raw sockets
 describe('HTTP limits configuration', () => {
   it('has sane defaults and refuses a headers timeout longer than the request timeout', () => {
     const config = loadConfig({});
-    expect(config.http).toEqual({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, connectionTimeoutMs: 60_000, maxConnections: 10_000 });
+    expect(config.http).toEqual({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, connectionTimeoutMs: 90_000, maxConnections: 10_000 });
     expect(config.readCache.maxBytes).toBe(64 * 1024 * 1024);
     expect(() => loadConfig({ HTTP_REQUEST_TIMEOUT_MS: '5000', HTTP_HEADERS_TIMEOUT_MS: '6000' })).toThrow(ConfigError);
     expect(() => loadConfig({ HTTP_MAX_CONNECTIONS: '0' })).toThrow(/HTTP_MAX_CONNECTIONS/);
+    // The socket must outlive the longest database wait of a request (two acquires + a statement).
+    expect(() => loadConfig({ HTTP_CONNECTION_TIMEOUT_MS: '60000' })).toThrow(/HTTP_CONNECTION_TIMEOUT_MS: must exceed/);
+    expect(loadConfig({ HTTP_CONNECTION_TIMEOUT_MS: '60000', DATABASE_ACQUIRE_TIMEOUT_MS: '10000' }).http.connectionTimeoutMs).toBe(60_000);
   });
 });
