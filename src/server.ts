@@ -115,9 +115,15 @@ export function installCrashPolicy(log: Logger | { error: Logger['error']; fatal
   });
 }
 
+/**
+ * True when the exception was thrown by the driver's own code: its innermost stack frame is in
+ * the driver's package. An exception thrown by one of our callbacks that the driver calls (its
+ * innermost frame is ours) is our fault and takes the restart path.
+ */
 function fromDatabaseDriver(error: unknown): boolean {
   const stack = error instanceof Error ? (error.stack ?? '') : '';
-  return /node_modules[\\/](postgres|pg|pg-pool|pg-protocol|pg-boss)[\\/]/.test(stack);
+  const innermost = stack.split('\n').find((line) => line.trimStart().startsWith('at ')) ?? '';
+  return /node_modules[\\/](postgres|pg|pg-pool|pg-protocol|pg-boss)[\\/]/.test(innermost);
 }
 
 function errorReason(error: unknown): string {
