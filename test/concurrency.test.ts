@@ -1,28 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { menuItem, onHand, setStock, signup, type TenantFixture } from './support/fixtures.ts';
-import { startTestApp, type HttpClient, type TestApp } from './support/test-app.ts';
-import { createTestDatabase, onRealPostgres, type TestDatabase } from './support/test-database.ts';
+import { startTwoInstances, type HttpClient, type TestApp, type TwoInstances } from './support/test-app.ts';
+import { onRealPostgres } from './support/test-database.ts';
 
 /**
  * Races need a real PostgreSQL: PGlite has one connection and serialises transactions, so a race
  * there proves nothing. CI sets DATABASE_URL to the machine's PostgreSQL, so these always run there.
  */
 describe.skipIf(!onRealPostgres())('concurrency on a real PostgreSQL, two app instances on one database', () => {
-  let db: TestDatabase;
+  let instances: TwoInstances;
   let a: TestApp;
   let b: TestApp;
   let owner: TenantFixture;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    a = await startTestApp({ database: db });
-    b = await startTestApp({ database: db, build: { skipMigrations: true } });
+    instances = await startTwoInstances();
+    ({ a, b } = instances);
     owner = await signup(a.api, { taxRateBps: 825 });
   });
   afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await db?.drop();
+    await instances?.close();
   });
 
   /** Every page of a list endpoint. */

@@ -2,8 +2,8 @@ import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, menuItem, signup, type TenantFixture } from './support/fixtures.ts';
-import { startTestApp, type TestApp } from './support/test-app.ts';
-import { createTestDatabase, onRealPostgres, type TestDatabase } from './support/test-database.ts';
+import { startTestApp, startTwoInstances, type TwoInstances, type TestApp } from './support/test-app.ts';
+import { onRealPostgres } from './support/test-database.ts';
 
 /**
  * The menu read cache (shared/read-cache.ts, used by GET /restaurant/menu-items): it really
@@ -81,18 +81,15 @@ describe('menu read cache on one instance', () => {
 });
 
 describe.skipIf(!onRealPostgres())('menu read cache across instances (LISTEN/NOTIFY)', () => {
-  let db: TestDatabase;
+  let instances: TwoInstances;
   let writer: TestApp;
   let reader: TestApp;
   beforeAll(async () => {
-    db = await createTestDatabase();
-    writer = await startTestApp({ database: db });
-    reader = await startTestApp({ database: db, build: { skipMigrations: true } });
+    instances = await startTwoInstances();
+    ({ a: writer, b: reader } = instances);
   });
   afterAll(async () => {
-    await reader?.close();
-    await writer?.close();
-    await db?.drop();
+    await instances?.close();
   });
 
   it('a write on one instance drops the page cached on the other within moments, not after the TTL', async () => {

@@ -3,8 +3,8 @@ import { createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { eventually, expectProblem, jwtClaims, signup, type TenantFixture } from '../../test/support/fixtures.ts';
-import { startTestApp, type ApiResponse, type TestApp } from '../../test/support/test-app.ts';
-import { createTestDatabase, onRealPostgres, type TestDatabase } from '../../test/support/test-database.ts';
+import { startTestApp, startTwoInstances, type TwoInstances, type ApiResponse, type TestApp } from '../../test/support/test-app.ts';
+import { onRealPostgres } from '../../test/support/test-database.ts';
 import { authRepository } from './repository.ts';
 
 const SIGNUP = '/api/v1/auth/signup';
@@ -70,20 +70,17 @@ async function msUntil401(read: () => Promise<ApiResponse>, timeoutMs = 5000): P
 }
 
 describe.skipIf(!onRealPostgres())('revocation reaches every instance within 5 s (two app instances, one database)', () => {
-  let db: TestDatabase;
+  let instances: TwoInstances;
   let a: TestApp;
   let b: TestApp;
   let owner: TenantFixture;
   beforeAll(async () => {
-    db = await createTestDatabase();
-    a = await startTestApp({ database: db });
-    b = await startTestApp({ database: db, build: { skipMigrations: true } });
+    instances = await startTwoInstances();
+    ({ a, b } = instances);
     owner = await signup(a.api);
   });
   afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await db?.drop();
+    await instances?.close();
   });
 
   it('a manager deactivated on instance A is refused on instance B (reads and staff writes)', async () => {

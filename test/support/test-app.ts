@@ -91,3 +91,29 @@ export async function startTestApp(opts: { database?: TestDatabase; env?: Record
     },
   };
 }
+
+/** Two app instances sharing one fresh test database (the second skips migrations), as behind a load balancer. */
+export interface TwoInstances {
+  db: TestDatabase;
+  a: TestApp;
+  b: TestApp;
+  /** Stops both instances, then drops the database. */
+  close(): Promise<void>;
+}
+
+/** Starts {@link TwoInstances}: `a` migrates the new database, `b` starts on it as it is. */
+export async function startTwoInstances(): Promise<TwoInstances> {
+  const db = await createTestDatabase();
+  const a = await startTestApp({ database: db });
+  const b = await startTestApp({ database: db, build: { skipMigrations: true } });
+  return {
+    db,
+    a,
+    b,
+    async close() {
+      await a.close();
+      await b.close();
+      await db.drop();
+    },
+  };
+}
