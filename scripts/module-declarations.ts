@@ -26,6 +26,10 @@ export interface ModuleDeclaration {
   line: number;
   /** 1-based line of each `uses` entry, by module name (for diagnostics). */
   usesLines: Record<string, number>;
+  /** 1-based line of each `events.publishes` entry, by event type (for diagnostics). */
+  publishesLines: Record<string, number>;
+  /** 1-based line of each `events.consumes` entry, by publishing module, then event type (for diagnostics). */
+  consumesLines: Record<string, Record<string, number>>;
   /** What could not be read, as `file:line: message`. Empty when the declaration is well-formed. */
   problems: string[];
 }
@@ -44,7 +48,7 @@ function propertyName(file: ts.SourceFile, p: ts.ObjectLiteralElementLike): stri
  */
 export function parseModuleDeclaration(folder: string, source: string, file = `modules/${folder}/index.ts`): ModuleDeclaration {
   const sf = ts.createSourceFile(file, source, ts.ScriptTarget.ES2024, true, ts.ScriptKind.TS);
-  const result: ModuleDeclaration = { folder, name: undefined, uses: [], publishes: [], consumes: {}, file, line: 1, usesLines: {}, problems: [] };
+  const result: ModuleDeclaration = { folder, name: undefined, uses: [], publishes: [], consumes: {}, file, line: 1, usesLines: {}, publishesLines: {}, consumesLines: {}, problems: [] };
   const problem = (node: ts.Node | undefined, message: string) => result.problems.push(`${file}:${node ? lineOf(sf, node) : 1}: ${message}`);
 
   const calls: ts.CallExpression[] = [];
@@ -108,7 +112,9 @@ export function parseModuleDeclaration(folder: string, source: string, file = `m
         if (!ts.isPropertyAssignment(e)) {
           problem(e, `'events.${eventKey}' must be written as a literal.`);
         } else if (eventKey === 'publishes') {
-          result.publishes = stringList(e.initializer, "'events.publishes'").values;
+          const { values, lines } = stringList(e.initializer, "'events.publishes'");
+          result.publishes = values;
+          values.forEach((v, i) => (result.publishesLines[v] = lines[i]!));
         } else if (eventKey === 'consumes') {
           if (!ts.isObjectLiteralExpression(e.initializer)) {
             problem(e, "'events.consumes' must be an object literal keyed by publishing module.");
@@ -120,7 +126,9 @@ export function parseModuleDeclaration(folder: string, source: string, file = `m
               problem(c, "'events.consumes' entries must be written as module: ['EventType', …].");
               continue;
             }
-            result.consumes[from] = stringList(c.initializer, `'events.consumes.${from}'`).values;
+            const { values, lines } = stringList(c.initializer, `'events.consumes.${from}'`);
+            result.consumes[from] = values;
+            result.consumesLines[from] = Object.fromEntries(values.map((v, i) => [v, lines[i]!]));
           }
         } else problem(e, `unknown key 'events.${eventKey}' (expected publishes, consumes).`);
       }
@@ -138,7 +146,7 @@ export function readModuleDeclarations(root: string, folders: readonly string[])
     const file = `modules/${folder}/index.ts`;
     const path = join(root, file);
     if (!existsSync(path)) {
-      return { folder, name: undefined, uses: [], publishes: [], consumes: {}, file, line: 1, usesLines: {}, problems: [`${file}:1: missing; every module has an index.ts that declares it.`] };
+      return { folder, name: undefined, uses: [], publishes: [], consumes: {}, file, line: 1, usesLines: {}, publishesLines: {}, consumesLines: {}, problems: [`${file}:1: missing; every module has an index.ts that declares it.`] };
     }
     return parseModuleDeclaration(folder, readFileSync(path, 'utf8'), file);
   });
