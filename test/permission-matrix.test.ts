@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readModules } from '../scripts/arch-graph.ts';
+import { diskTree } from '../scripts/module-canvas.ts';
+import { REPO_ROOT } from '../scripts/repo-root.ts';
 import { ROLES, type Role } from '../shared/auth-guard.ts';
 import { menuItem, setStock, signup, staff, type TenantFixture } from './support/fixtures.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
@@ -64,6 +67,20 @@ describe('the permission matrix', () => {
       expect(op.security).toEqual([{ bearerAuth: [] }]);
       expect(op.description).toContain(`**Roles:** ${p.roles.join(', ')}`);
     }
+  });
+
+  it('is what the module canvas (docs/modules.md) shows: the routes read from the code statically, with their roles', () => {
+    const fromCode = readModules(diskTree(REPO_ROOT))
+      .flatMap((m) => m.facts.routes)
+      .map((r) => `${r.method} ${r.url} ${r.access === 'public' ? 'public' : (r.access === 'any' ? ROLES : r.access).join(',')}`)
+      .sort();
+    const doc = t.app.swagger() as { paths: Record<string, Record<string, { 'x-roles'?: string[] }>> };
+    const served = Object.entries(doc.paths)
+      .filter(([path]) => path.startsWith('/api/v1/'))
+      .flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')} ${op['x-roles']?.join(',') ?? 'public'}`))
+      .sort();
+    expect(served.length).toBeGreaterThan(20);
+    expect(fromCode).toEqual(served);
   });
 
   it('answers 401 without a token, 403 to roles not allowed, and lets allowed roles through', async () => {
