@@ -25,10 +25,3 @@ export interface AuthGateway {
    */
   getTenant(uow: UnitOfWork): Promise<TenantProfile>;
 }
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The auth module's gateway, decorated by its plugin. */
-    auth: AuthGateway;
-  }
-}

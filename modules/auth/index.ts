@@ -1,5 +1,4 @@
-import type { FastifyInstance } from 'fastify';
-import fp from 'fastify-plugin';
+import { defineModule } from '../../shared/module.ts';
 import { problems } from '../../shared/problem-details.ts';
 import type { AuthGateway, TenantProfile } from './gateway.ts';
 import { createPasswordHasher, type PasswordHashingLimits } from './passwords.ts';
@@ -29,11 +28,13 @@ export interface AuthModuleOptions {
 }
 
 /**
- * The auth module: tenants (restaurants), staff, signup, login and sessions. Decorates
- * `app.auth` with its gateway and serves its routes under `/api/v1/auth`.
+ * The auth module: tenants (restaurants), staff, signup, login and sessions. Uses no other
+ * module; returns its {@link AuthGateway} and serves its routes under `/api/v1/auth`.
  */
-export default fp<AuthModuleOptions>(
-  async (app: FastifyInstance, opts) => {
+export default defineModule<Record<never, never>, AuthGateway, AuthModuleOptions>({
+  name: 'auth',
+  uses: [],
+  async setup(scope, { options }) {
     // Tenant profiles are read on every order; they change rarely (currency never), so each
     // instance keeps them for a short while instead of asking the database every time.
     const cache = new Map<string, { profile: TenantProfile; expires: number }>();
@@ -49,17 +50,16 @@ export default fp<AuthModuleOptions>(
         return profile;
       },
     };
-    app.decorate('auth', gateway);
-    await app.register(authRoutes, {
-      prefix: '/api/v1/auth',
-      service: createAuthService(app, {
-        refreshTokenTtlSeconds: opts.refreshTokenTtlSeconds,
-        passwords: createPasswordHasher(opts.passwordHashing),
-        sessionChecker: opts.sessionChecker,
+    await scope.register(authRoutes, {
+      prefix: '/auth',
+      service: createAuthService(scope, {
+        refreshTokenTtlSeconds: options.refreshTokenTtlSeconds,
+        passwords: createPasswordHasher(options.passwordHashing),
+        sessionChecker: options.sessionChecker,
       }),
-      loginRateLimit: opts.loginRateLimit,
-      signupRateLimitPerIpPerHour: opts.signupRateLimitPerIpPerHour,
+      loginRateLimit: options.loginRateLimit,
+      signupRateLimitPerIpPerHour: options.signupRateLimitPerIpPerHour,
     });
+    return gateway;
   },
-  { name: 'auth', dependencies: ['database', 'auth-guard'] },
-);
+});

@@ -63,10 +63,3 @@ export interface InventoryGateway {
    */
   restoreStock(uow: UnitOfWork, sale: SaleRef): Promise<StockLevelChange[]>;
 }
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The inventory module's gateway, decorated by its plugin. */
-    inventory: InventoryGateway;
-  }
-}

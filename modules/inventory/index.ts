@@ -1,20 +1,21 @@
-import type { FastifyInstance } from 'fastify';
-import fp from 'fastify-plugin';
+import { defineModule } from '../../shared/module.ts';
 import type { InventoryGateway } from './gateway.ts';
 import { inventoryRoutes } from './routes.ts';
-import { createInventoryService } from './service.ts';
+import { createInventoryService, type InventoryDependencies } from './service.ts';
 
 /**
- * The inventory module: stock per menu item. Decorates `app.inventory` with its gateway and
- * serves its routes under `/api/v1/inventory`.
+ * The inventory module: stock per menu item. Uses restaurant (menu items exist; forgets an item's
+ * stock when it is deleted); returns its {@link InventoryGateway} and serves its routes under
+ * `/api/v1/inventory`.
  */
-export default fp(
-  async (app: FastifyInstance) => {
-    const service = createInventoryService(app);
-    const gateway: InventoryGateway = { takeStock: service.takeStock, restoreStock: service.restoreStock };
-    app.decorate('inventory', gateway);
-    app.restaurant.registerDeletionHook(service.forgetMenuItem);
-    await app.register(inventoryRoutes, { prefix: '/api/v1/inventory', service });
+export default defineModule<InventoryDependencies, InventoryGateway>({
+  name: 'inventory',
+  uses: ['restaurant'],
+  events: { publishes: ['StockLevelChanged', 'StockTrackingStopped'] },
+  async setup(scope, { deps, events }) {
+    const service = createInventoryService(scope, deps, events);
+    deps.restaurant.registerDeletionHook(service.forgetMenuItem);
+    await scope.register(inventoryRoutes, { prefix: '/inventory', service });
+    return { takeStock: service.takeStock, restoreStock: service.restoreStock };
   },
-  { name: 'inventory', dependencies: ['database', 'auth-guard', 'event-bus', 'restaurant'] },
-);
+});

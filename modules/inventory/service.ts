@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify';
+import type { RestaurantGateway } from '../restaurant/gateway.ts';
 import type { Principal } from '../../shared/auth-guard.ts';
 import { toPage } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import { domainEvent } from '../../shared/event-bus.ts';
+import type { ModuleEventPort } from '../../shared/module.ts';
 import type { SaleRef, StockLevelChange, StockLevelChanged, StockLine, StockTrackingStopped } from './gateway.ts';
 import { inventoryRepository as repo, type StockLevelRow } from './repository.ts';
 import { INT4_MAX, MAX_ON_HAND, type ADJUSTMENT_REASONS } from './schema.ts';
@@ -29,13 +31,18 @@ export const toStockLevelView = (r: StockLevelRow): StockLevelView => ({
 const toChange = (r: StockLevelRow): StockLevelChange => ({ menuItemId: r.menuItemId, onHand: r.onHand, lowStockThreshold: r.lowStockThreshold });
 const notTracked = () => problems.notFound('This menu item has no stock record (it is made to order).');
 
+/** The gateways the inventory module uses (its declared `uses`). */
+export interface InventoryDependencies {
+  restaurant: RestaurantGateway;
+}
+
 /** Use cases of the inventory module. */
-export function createInventoryService(app: FastifyInstance) {
+export function createInventoryService(app: FastifyInstance, deps: InventoryDependencies, events: ModuleEventPort) {
   /** Tells subscribers (reporting: low stock) about changed levels, in the same transaction. */
   const publishChanges = (uow: UnitOfWork, rows: StockLevelRow[]) =>
     rows.length === 0
       ? Promise.resolve()
-      : app.events.publish(
+      : events.publish(
           uow,
           ...rows.map((r) =>
             domainEvent<StockLevelChanged>(uow, 'StockLevelChanged', {
@@ -49,7 +56,7 @@ export function createInventoryService(app: FastifyInstance) {
         );
 
   const assertMenuItemExists = async (uow: UnitOfWork, menuItemId: string) => {
-    const found = await app.restaurant.findMenuItems(uow, [menuItemId]);
+    const found = await deps.restaurant.findMenuItems(uow, [menuItemId]);
     if (!found.has(menuItemId)) throw problems.notFound('No such menu item.');
   };
 
@@ -126,7 +133,7 @@ export function createInventoryService(app: FastifyInstance) {
     /** Deletion hook of the restaurant module: a deleted menu item is no longer tracked. */
     async forgetMenuItem(uow: UnitOfWork, menuItemId: string): Promise<void> {
       await repo.deleteLevel(uow.tx, uow.tenantId, menuItemId);
-      await app.events.publish(uow, domainEvent<StockTrackingStopped>(uow, 'StockTrackingStopped', { menuItemId }));
+      await events.publish(uow, domainEvent<StockTrackingStopped>(uow, 'StockTrackingStopped', { menuItemId }));
     },
 
     /** Gateway: see {@link import('./gateway.ts').InventoryGateway.takeStock}. */

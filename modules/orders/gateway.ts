@@ -42,13 +42,3 @@ export type OrderCancelled = DomainEvent<
     cancelledAt: string;
   }
 >;
-
-/** Calls other modules may make into orders (none yet: others react to its events). */
-export interface OrdersGateway {}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The orders module's gateway, decorated by its plugin. */
-    orders: OrdersGateway;
-  }
-}

@@ -1,21 +1,20 @@
-import type { FastifyInstance } from 'fastify';
-import fp from 'fastify-plugin';
-import type { OrdersGateway } from './gateway.ts';
+import { defineModule } from '../../shared/module.ts';
 import { ordersRoutes } from './routes.ts';
-import { createOrdersService } from './service.ts';
+import { createOrdersService, type OrdersDependencies } from './service.ts';
 
 /**
- * The orders module: the point of sale. Decorates `app.orders` with its gateway, tells the
- * restaurant module which menu items order lines reference, and serves its routes under
- * `/api/v1/orders`.
+ * The orders module: the point of sale. Uses auth (the tenant's currency and tax), restaurant
+ * (prices; it also tells restaurant which menu items order lines reference), inventory (stock)
+ * and payments; publishes `OrderPaid` and `OrderCancelled`; serves its routes under
+ * `/api/v1/orders`. Offers no gateway: other modules react to its events.
  */
-export default fp(
-  async (app: FastifyInstance) => {
-    const service = createOrdersService(app);
-    const gateway: OrdersGateway = {};
-    app.decorate('orders', gateway);
-    app.restaurant.registerReferenceCheck(service.referencesMenuItem);
-    await app.register(ordersRoutes, { prefix: '/api/v1/orders', service });
+export default defineModule<OrdersDependencies>({
+  name: 'orders',
+  uses: ['auth', 'restaurant', 'inventory', 'payments'],
+  events: { publishes: ['OrderPaid', 'OrderCancelled'] },
+  async setup(scope, { deps, events }) {
+    const service = createOrdersService(scope, deps, events);
+    deps.restaurant.registerReferenceCheck(service.referencesMenuItem);
+    await scope.register(ordersRoutes, { prefix: '/orders', service });
   },
-  { name: 'orders', dependencies: ['database', 'auth-guard', 'event-bus', 'auth', 'restaurant', 'inventory', 'payments'] },
-);
+});

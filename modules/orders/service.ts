@@ -1,5 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { PaymentInstruction, PaymentView } from '../payments/gateway.ts';
+import type { AuthGateway } from '../auth/gateway.ts';
+import type { InventoryGateway } from '../inventory/gateway.ts';
+import type { PaymentInstruction, PaymentsGateway, PaymentView } from '../payments/gateway.ts';
+import type { RestaurantGateway } from '../restaurant/gateway.ts';
+import type { ModuleEventPort } from '../../shared/module.ts';
 import type { Principal } from '../../shared/auth-guard.ts';
 import { encodeCursor } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
@@ -74,10 +78,18 @@ function stockLines(lines: ReadonlyArray<{ menuItemId: string; quantity: number 
 
 const notFound = () => problems.notFound('No such order.');
 
+/** The gateways the orders module uses (its declared `uses`). */
+export interface OrdersDependencies {
+  auth: AuthGateway;
+  restaurant: RestaurantGateway;
+  inventory: InventoryGateway;
+  payments: PaymentsGateway;
+}
+
 /** Use cases of the orders module: the point of sale. */
-export function createOrdersService(app: FastifyInstance) {
+export function createOrdersService(app: FastifyInstance, deps: OrdersDependencies, events: ModuleEventPort) {
   const load = async (uow: UnitOfWork, order: OrderRow): Promise<OrderView> => {
-    const [lines, payment] = await Promise.all([repo.linesOf(uow.tx, uow.tenantId, [order.id]), app.payments.find(uow, order.paymentId)]);
+    const [lines, payment] = await Promise.all([repo.linesOf(uow.tx, uow.tenantId, [order.id]), deps.payments.find(uow, order.paymentId)]);
     return toView(order, lines, payment!);
   };
 
@@ -96,7 +108,7 @@ export function createOrdersService(app: FastifyInstance) {
         const ids = [...new Set(input.items.map((i) => i.menuItemId))];
         // The key's lock and the price read share one round trip (with BEGIN); both are plain
         // reads, and nothing happens (no card authorised) unless the key is ours.
-        const [, tenant, menu] = await Promise.all([idempotency?.enter(uow), app.auth.getTenant(uow), app.restaurant.findMenuItems(uow, ids)]);
+        const [, tenant, menu] = await Promise.all([idempotency?.enter(uow), deps.auth.getTenant(uow), deps.restaurant.findMenuItems(uow, ids)]);
         const lines = input.items.map((item, index) => {
           const quote = menu.get(item.menuItemId);
           if (!quote) {
@@ -120,12 +132,12 @@ export function createOrdersService(app: FastifyInstance) {
         const total = subtotal + tax;
         const orderId = newId();
 
-        const payment = await app.payments.collect(uow, { orderId, amount: total, currency: tenant.currency, instruction: input.payment });
+        const payment = await deps.payments.collect(uow, { orderId, amount: total, currency: tenant.currency, instruction: input.payment });
         // Stock, then the number: the rows every order of a tenant contends for are locked last,
         // in a fixed order (stock by item id, then the counter), and both calls are sent in one
         // write (pipelined), so they stay locked for as few round trips as possible. If stock
         // runs short, the 409 rolls the order insert back with everything else.
-        const takingStock = app.inventory.takeStock(uow, stockLines(lines), { orderId, userId: principal.userId });
+        const takingStock = deps.inventory.takeStock(uow, stockLines(lines), { orderId, userId: principal.userId });
         const numbering = repo.insertNumbered(
           uow.tx,
           {
@@ -145,7 +157,7 @@ export function createOrdersService(app: FastifyInstance) {
         const [, order] = await Promise.all([takingStock, numbering]);
         const number = order.number;
         const view = toView(order, lines.map((l) => ({ ...l, tenantId: uow.tenantId, orderId })), payment);
-        await app.events.publish(
+        await events.publish(
           uow,
           domainEvent<OrderPaid>(uow, 'OrderPaid', {
             orderId,
@@ -178,7 +190,7 @@ export function createOrdersService(app: FastifyInstance) {
         const rows = await repo.list(uow.tx, uow.tenantId, { ...opts, limit: opts.limit + 1 });
         const page = rows.slice(0, opts.limit);
         const lines = await repo.linesOf(uow.tx, uow.tenantId, page.map((o) => o.id));
-        const payments = await app.payments.findMany(uow, page.map((o) => o.paymentId));
+        const payments = await deps.payments.findMany(uow, page.map((o) => o.paymentId));
         const views = page.map((o) => toView(o, lines.filter((l) => l.orderId === o.id), payments.get(o.paymentId)!));
         return { items: views, nextCursor: rows.length > opts.limit ? encodeCursor(page.at(-1)!.id) : null };
       });
@@ -199,13 +211,13 @@ export function createOrdersService(app: FastifyInstance) {
           throw problems.conflict('order-already-cancelled', 'Order already cancelled', `Order #${order.number} was already cancelled.`);
         }
         const lines = await repo.linesOf(uow.tx, uow.tenantId, [order.id]);
-        const payment = await app.payments.refund(uow, order.paymentId);
+        const payment = await deps.payments.refund(uow, order.paymentId);
         // Exactly what the sale took (its stock movements), not the lines: an item tracked only
         // after the sale gets nothing back.
-        await app.inventory.restoreStock(uow, { orderId: order.id, userId: principal.userId });
+        await deps.inventory.restoreStock(uow, { orderId: order.id, userId: principal.userId });
         const cancelled = await repo.markCancelled(uow.tx, uow.tenantId, order.id);
         const view = toView(cancelled, lines, payment);
-        await app.events.publish(
+        await events.publish(
           uow,
           domainEvent<OrderCancelled>(uow, 'OrderCancelled', {
             orderId: order.id,

@@ -70,10 +70,3 @@ export interface PaymentsGateway {
   /** The payments with these ids, keyed by id (unknown ids are absent). */
   findMany(uow: UnitOfWork, paymentIds: readonly string[]): Promise<Map<string, PaymentView>>;
 }
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The payments module's gateway, decorated by its plugin. */
-    payments: PaymentsGateway;
-  }
-}

@@ -1,5 +1,4 @@
-import type { FastifyInstance } from 'fastify';
-import fp from 'fastify-plugin';
+import { defineModule } from '../../shared/module.ts';
 import type { CardPaymentCollected, CardPaymentRefunded, PaymentsGateway } from './gateway.ts';
 import { createTestPaymentProvider, type PaymentProvider } from './payment-provider.ts';
 import { providerJobs } from './provider-jobs.ts';
@@ -12,20 +11,24 @@ export interface PaymentsModuleOptions {
 }
 
 /**
- * The payments module. Decorates `app.payments` with its gateway, serves its routes under
- * `/api/v1/payments`, and captures and refunds card payments at the provider from its own events
- * (durable jobs, see `provider-jobs.ts`).
+ * The payments module. Uses no other module; returns its {@link PaymentsGateway}, serves its
+ * routes under `/api/v1/payments`, and captures and refunds card payments at the provider from its
+ * own events (durable jobs, see `provider-jobs.ts`).
  */
-export default fp<PaymentsModuleOptions>(
-  async (app: FastifyInstance, opts) => {
-    const provider = opts.provider ?? createTestPaymentProvider();
-    const service = createPaymentsService(app, provider);
-    const jobs = providerJobs(provider);
-    app.events.subscribe<CardPaymentCollected>('CardPaymentCollected', 'payments', jobs.capture);
-    app.events.subscribe<CardPaymentRefunded>('CardPaymentRefunded', 'payments', jobs.refund);
-    const gateway: PaymentsGateway = { collect: service.collect, refund: service.refund, find: service.find, findMany: service.findMany };
-    app.decorate('payments', gateway);
-    await app.register(paymentsRoutes, { prefix: '/api/v1/payments', service });
+export default defineModule<Record<never, never>, PaymentsGateway, PaymentsModuleOptions | undefined>({
+  name: 'payments',
+  uses: [],
+  events: {
+    publishes: ['CardPaymentCollected', 'CardPaymentRefunded'],
+    consumes: { payments: ['CardPaymentCollected', 'CardPaymentRefunded'] },
   },
-  { name: 'payments', dependencies: ['database', 'auth-guard', 'event-bus'] },
-);
+  async setup(scope, { options, events }) {
+    const provider = options?.provider ?? createTestPaymentProvider();
+    const service = createPaymentsService(scope, provider, events);
+    const jobs = providerJobs(provider);
+    events.subscribe<CardPaymentCollected>('CardPaymentCollected', jobs.capture);
+    events.subscribe<CardPaymentRefunded>('CardPaymentRefunded', jobs.refund);
+    await scope.register(paymentsRoutes, { prefix: '/payments', service });
+    return { collect: service.collect, refund: service.refund, find: service.find, findMany: service.findMany };
+  },
+});

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { ModuleEventPort } from '../../shared/module.ts';
 import type { Principal } from '../../shared/auth-guard.ts';
 import { toPage } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
@@ -25,7 +26,7 @@ const declined = (reason: string) =>
   new ProblemError(402, `The card was declined (${reason}).`, { type: 'card-declined', title: 'Card declined', extensions: { declineCode: reason } });
 
 /** Use cases of the payments module. */
-export function createPaymentsService(app: FastifyInstance, provider: PaymentProvider) {
+export function createPaymentsService(app: FastifyInstance, provider: PaymentProvider, events: ModuleEventPort) {
   return {
     /** Gateway: see `PaymentsGateway.collect`. */
     async collect(uow: UnitOfWork, input: { orderId: string; amount: number; currency: string; instruction: PaymentInstruction }): Promise<PaymentView> {
@@ -71,7 +72,7 @@ export function createPaymentsService(app: FastifyInstance, provider: PaymentPro
         providerRef: result.reference,
       });
       // Captured by a job that commits with the payment row (see the gateway's notes).
-      await app.events.publish(
+      await events.publish(
         uow,
         domainEvent<CardPaymentCollected>(uow, 'CardPaymentCollected', { paymentId: id, orderId: input.orderId, provider: provider.name, reference: result.reference, amount, currency: input.currency }),
       );
@@ -87,7 +88,7 @@ export function createPaymentsService(app: FastifyInstance, provider: PaymentPro
         throw problems.conflict('already-refunded', 'Already refunded', 'This payment was already refunded.');
       }
       if (row.method === 'card' && row.providerRef) {
-        await app.events.publish(
+        await events.publish(
           uow,
           domainEvent<CardPaymentRefunded>(uow, 'CardPaymentRefunded', {
             paymentId: row.id,

@@ -1,23 +1,30 @@
-import type { FastifyInstance } from 'fastify';
-import fp from 'fastify-plugin';
 import type { StockLevelChanged, StockTrackingStopped } from '../inventory/gateway.ts';
 import type { OrderCancelled, OrderPaid } from '../orders/gateway.ts';
+import { defineModule } from '../../shared/module.ts';
 import { loadTimeZoneCatalog } from '../../shared/time-zones.ts';
 import { reportingRoutes } from './routes.ts';
-import { createReportingService, reportingHandlers } from './service.ts';
+import { createReportingService, reportingHandlers, type ReportingDependencies } from './service.ts';
 
 /**
  * The reporting module: a read model built only from domain events (it never reads another
- * module's tables), served to owners and managers under `/api/v1/reports`.
+ * module's tables), served to owners and managers under `/api/v1/reports`. Uses auth (the
+ * tenant's time zone and currency).
  */
-export default fp(
-  async (app: FastifyInstance) => {
-    app.events.subscribe<OrderPaid>('OrderPaid', 'reporting', reportingHandlers.orderPaid);
-    app.events.subscribe<OrderCancelled>('OrderCancelled', 'reporting', reportingHandlers.orderCancelled);
-    app.events.subscribe<StockLevelChanged>('StockLevelChanged', 'reporting', reportingHandlers.stockLevelChanged);
-    app.events.subscribe<StockTrackingStopped>('StockTrackingStopped', 'reporting', reportingHandlers.stockTrackingStopped);
-    const zones = await loadTimeZoneCatalog(app.database.db);
-    await app.register(reportingRoutes, { prefix: '/api/v1/reports', service: createReportingService(app, zones) });
+export default defineModule<ReportingDependencies>({
+  name: 'reporting',
+  uses: ['auth'],
+  events: {
+    consumes: {
+      orders: ['OrderPaid', 'OrderCancelled'],
+      inventory: ['StockLevelChanged', 'StockTrackingStopped'],
+    },
   },
-  { name: 'reporting', dependencies: ['database', 'auth-guard', 'event-bus', 'auth'] },
-);
+  async setup(scope, { deps, events }) {
+    events.subscribe<OrderPaid>('OrderPaid', reportingHandlers.orderPaid);
+    events.subscribe<OrderCancelled>('OrderCancelled', reportingHandlers.orderCancelled);
+    events.subscribe<StockLevelChanged>('StockLevelChanged', reportingHandlers.stockLevelChanged);
+    events.subscribe<StockTrackingStopped>('StockTrackingStopped', reportingHandlers.stockTrackingStopped);
+    const zones = await loadTimeZoneCatalog(scope.database.db);
+    await scope.register(reportingRoutes, { prefix: '/reports', service: createReportingService(scope, deps, zones) });
+  },
+});

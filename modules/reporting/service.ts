@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { AuthGateway } from '../auth/gateway.ts';
 import type { StockLevelChanged, StockTrackingStopped } from '../inventory/gateway.ts';
 import type { OrderCancelled, OrderPaid } from '../orders/gateway.ts';
 import type { Principal } from '../../shared/auth-guard.ts';
@@ -37,13 +38,18 @@ export const reportingHandlers = {
   stockTrackingStopped: (async (uow, e) => repo.forgetStock(uow, e.payload.menuItemId)) satisfies EventHandler<StockTrackingStopped>,
 };
 
+/** The gateways the reporting module uses (its declared `uses`). */
+export interface ReportingDependencies {
+  auth: AuthGateway;
+}
+
 /**
  * Report queries of the reporting module (owners and managers). Money in minor units. `zones`
  * turns the tenant's time zone into what PostgreSQL reads right (offsets, unknown names).
  */
-export function createReportingService(app: FastifyInstance, zones: TimeZoneCatalog) {
-  const withTenant = <T>(principal: Principal, work: (ctx: Parameters<Parameters<typeof app.runInTenant>[1]>[0], tenant: Awaited<ReturnType<typeof app.auth.getTenant>>) => Promise<T>) =>
-    app.runInTenant(principal.tenantId, async (uow) => work(uow, await app.auth.getTenant(uow)));
+export function createReportingService(app: FastifyInstance, deps: ReportingDependencies, zones: TimeZoneCatalog) {
+  const withTenant = <T>(principal: Principal, work: (ctx: Parameters<Parameters<typeof app.runInTenant>[1]>[0], tenant: Awaited<ReturnType<typeof deps.auth.getTenant>>) => Promise<T>) =>
+    app.runInTenant(principal.tenantId, async (uow) => work(uow, await deps.auth.getTenant(uow)));
 
   return {
     /** Sales by day or hour in the tenant's time zone; see `GET /reports/sales`. */

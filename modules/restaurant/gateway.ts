@@ -38,10 +38,3 @@ export interface RestaurantGateway {
   /** Runs `hook` in the same transaction whenever a menu item is hard-deleted. */
   registerDeletionHook(hook: MenuItemDeletionHook): void;
 }
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The restaurant module's gateway, decorated by its plugin. */
-    restaurant: RestaurantGateway;
-  }
-}

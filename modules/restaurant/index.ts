@@ -1,16 +1,17 @@
-import type { FastifyInstance } from 'fastify';
-import fp from 'fastify-plugin';
+import { defineModule } from '../../shared/module.ts';
 import type { MenuItemDeletionHook, MenuItemReferenceCheck, RestaurantGateway } from './gateway.ts';
 import { restaurantRepository } from './repository.ts';
 import { restaurantRoutes, type CachedMenuPage } from './routes.ts';
-import { createRestaurantService, toMenuItemView } from './service.ts';
+import { createRestaurantService, toMenuItemView, type RestaurantDependencies } from './service.ts';
 
 /**
- * The restaurant module: the menu. Decorates `app.restaurant` with its gateway and serves its
- * routes under `/api/v1/restaurant`.
+ * The restaurant module: the menu. Uses auth (the tenant's currency); returns its
+ * {@link RestaurantGateway} and serves its routes under `/api/v1/restaurant`.
  */
-export default fp(
-  async (app: FastifyInstance) => {
+export default defineModule<RestaurantDependencies, RestaurantGateway>({
+  name: 'restaurant',
+  uses: ['auth'],
+  async setup(scope, { deps }) {
     const referenceChecks: MenuItemReferenceCheck[] = [];
     const deletionHooks: MenuItemDeletionHook[] = [];
     const gateway: RestaurantGateway = {
@@ -21,10 +22,9 @@ export default fp(
       registerReferenceCheck: (check) => void referenceChecks.push(check),
       registerDeletionHook: (hook) => void deletionHooks.push(hook),
     };
-    app.decorate('restaurant', gateway);
-    const menuPages = app.createReadCache<CachedMenuPage>('restaurant.menu-pages');
-    const service = createRestaurantService(app, referenceChecks, deletionHooks, menuPages);
-    await app.register(restaurantRoutes, { prefix: '/api/v1/restaurant', service, menuPages });
+    const menuPages = scope.createReadCache<CachedMenuPage>('restaurant.menu-pages');
+    const service = createRestaurantService(scope, deps, referenceChecks, deletionHooks, menuPages);
+    await scope.register(restaurantRoutes, { prefix: '/restaurant', service, menuPages });
+    return gateway;
   },
-  { name: 'restaurant', dependencies: ['database', 'read-cache', 'auth-guard', 'auth'] },
-);
+});

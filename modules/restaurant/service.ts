@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { AuthGateway } from '../auth/gateway.ts';
 import type { Principal } from '../../shared/auth-guard.ts';
 import { isUniqueViolation } from '../../shared/database.ts';
 import { toPage } from '../../shared/http-schemas.ts';
@@ -38,9 +39,15 @@ const notFound = () => problems.notFound('No such menu item.');
 const duplicateSku = (sku: string) =>
   problems.conflict('duplicate-sku', 'Duplicate SKU', `Another menu item of this restaurant already has SKU "${sku}".`, { sku });
 
+/** The gateways the restaurant module uses (its declared `uses`). */
+export interface RestaurantDependencies {
+  auth: AuthGateway;
+}
+
 /** Use cases of the restaurant module (the menu). */
 export function createRestaurantService(
   app: FastifyInstance,
+  deps: RestaurantDependencies,
   referenceChecks: MenuItemReferenceCheck[],
   deletionHooks: MenuItemDeletionHook[] = [],
   /** The read cache of menu pages: every write below invalidates it in its unit of work. */
@@ -61,7 +68,7 @@ export function createRestaurantService(
     create(principal: Principal, input: { name: string; sku?: string | undefined; price: number; category?: string | undefined; available: boolean }) {
       return withSkuGuard(input.sku, () =>
         app.runInTenant(principal.tenantId, async (uow) => {
-          const tenant = await app.auth.getTenant(uow);
+          const tenant = await deps.auth.getTenant(uow);
           const row = await repo.insert(uow.tx, {
             tenantId: uow.tenantId,
             id: newId(),

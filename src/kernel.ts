@@ -1,0 +1,92 @@
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { validatorCompiler } from 'fastify-type-provider-zod';
+import { authGuardPlugin, type SessionCheck } from '../shared/auth-guard.ts';
+import type { AppConfig } from '../shared/config.ts';
+import { openDatabase, type DatabaseHandle } from '../shared/database.ts';
+import { eventBusPlugin } from '../shared/event-bus.ts';
+import { idempotencyPlugin } from '../shared/idempotency.ts';
+import { databasePlugin } from '../shared/kernel-plugins.ts';
+import { createModuleHost, type ModuleHost } from '../shared/module.ts';
+import { problemDetailsPlugin } from '../shared/problem-details.ts';
+import { readCachePlugin } from '../shared/read-cache.ts';
+import { zodResponseSerializerCompiler } from '../shared/response-serializer.ts';
+import { apiDocsPlugin } from './api-docs.ts';
+import { httpServerOptions, limitConnections } from './http-server-options.ts';
+import { serviceRoutes } from './service-routes.ts';
+
+/** Where every module's routes live: `/api/v1/<module routes>`. */
+export const API_PREFIX = '/api/v1';
+
+/** Options of {@link buildKernel}. */
+export interface KernelOptions {
+  /** Use this open database instead of opening `config.database` (the app then does not close it). */
+  database?: DatabaseHandle;
+  /** Skip running migrations at start (when the caller already did). */
+  skipMigrations?: boolean;
+  /** Where logs go (default: stdout); tests capture them to check redaction. */
+  logStream?: DestinationStream;
+  /**
+   * Makes the check asked on every guarded request whether the token's session is still live,
+   * given the app with its database loaded. The whole app passes the auth module's checker; a
+   * module booted alone in a test may pass `() => async () => true`.
+   */
+  sessionCheck: (app: FastifyInstance) => SessionCheck;
+}
+
+/**
+ * The Fastify instance with the shared kernel loaded and no module yet: HTTP hardening, problem
+ * details, database and unit of work, read cache, auth guard, idempotency, event bus, API docs
+ * and the service routes (`/health`, `/ready`). Returns the app and the {@link ModuleHost} that
+ * registers modules under {@link API_PREFIX}. Used by the composition root (src/app.ts) and by
+ * tests that boot one module alone (test/support/module-test.ts).
+ */
+export async function buildKernel(config: AppConfig, options: KernelOptions): Promise<{ app: FastifyInstance; modules: ModuleHost }> {
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      // Passwords and tokens never reach the logs, wherever they appear.
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.accessToken', '*.refreshToken', '*.token'],
+        censor: '[redacted]',
+      },
+      ...(options.logStream ? { stream: options.logStream } : {}),
+    },
+    bodyLimit: config.bodyLimitBytes,
+    // Timeouts against slow clients, problem+json for the HTTP layer's own errors, and a
+    // client x-request-id echoed only when it looks like an id (src/http-server-options.ts).
+    ...httpServerOptions(config.http),
+  });
+  limitConnections(app, config.http.maxConnections);
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(zodResponseSerializerCompiler);
+
+  if (config.jwt.secretGenerated) {
+    app.log.warn('JWT_SECRET is not set: using a random secret; tokens will not survive a restart. Set JWT_SECRET (32+ chars).');
+  }
+  const database = options.database ?? (await openDatabase(config.database));
+  if (!options.database) app.addHook('onClose', () => database.close());
+  if (!options.skipMigrations) await database.migrate();
+
+  // HTTP hardening: security headers, CORS only when configured, request id echoed to the client.
+  // No upgrade-insecure-requests: it would break /docs for anyone serving plain HTTP on a LAN
+  // address (TLS is usually terminated in front of the API).
+  await app.register(fastifyHelmet, { global: true, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+  if (config.corsOrigins.length > 0) await app.register(fastifyCors, { origin: config.corsOrigins, credentials: false });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(problemDetailsPlugin);
+  await app.register(databasePlugin, { database });
+  await app.register(readCachePlugin, config.readCache);
+  await app.register(authGuardPlugin, { ...config.jwt, sessionCheck: options.sessionCheck(app) });
+  await app.register(idempotencyPlugin);
+  await app.register(eventBusPlugin, { events: config.events });
+  await app.register(apiDocsPlugin);
+  await app.register(serviceRoutes, { eventDelivery: config.events.delivery });
+
+  return { app, modules: createModuleHost(app, { prefix: API_PREFIX }) };
+}
