@@ -89,9 +89,10 @@ module.exports = {
       severity: 'error',
       comment:
         'A test outside src/ builds the API through test/support/test-app.ts (startTestApp) or src/app.ts ' +
-        '(buildApp); the other files of src/ are internals of the composition root.',
-      from: { path: '^(modules|shared)/.+\\.test\\.ts$' },
-      to: { path: '^src/', pathNot: '^src/app\\.ts$' },
+        '(buildApp), or the kernel alone through src/kernel.ts (buildKernel, for module host tests); the other ' +
+        'files of src/ are internals of the composition root.',
+      from: { path: '^(modules|shared)/.+\\.test\\.[cm]?[jt]sx?$' },
+      to: { path: '^src/', pathNot: '^src/(app|kernel)\\.ts$' },
     },
     {
       name: 'src-through-module-index',

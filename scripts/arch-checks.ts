@@ -279,7 +279,7 @@ export function runArchChecks({ root, files, cruise }: CheckInput): CheckResult 
     const foreign = [...new Set(owners.values())].filter((o) => o !== owner);
     if (foreign.length === 0) continue;
     const names = [...owners].filter(([, o]) => o !== owner).map(([name]) => escapeRegExp(name));
-    const reference = new RegExp(`(?<![\\w.$"])"?(${names.join('|')})"?\\s*\\.\\s*"?([a-z_][\\w$]*)`, 'gi');
+    const reference = new RegExp(`(?<![\\w.$"])"?(${names.join('|')})"?\\s*\\.\\s*"?([a-z_][\\w$]*)"?`, 'gi');
     for (const s of scan.strings) {
       if (!s.sqlContext && !SQL_WORDS.test(s.text)) continue;
       for (const m of s.text.matchAll(reference)) {

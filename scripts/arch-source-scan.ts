@@ -11,7 +11,9 @@ import ts from 'typescript';
 /** How a path was referenced. */
 export type ReferenceKind =
   | 'import'
+  | 'import type'
   | 'export … from'
+  | 'export type … from'
   | 'import()'
   | 'require()'
   | "import('…') type"
@@ -108,7 +110,8 @@ export function scanSource(file: string, text: string, opts: { gateway?: boolean
     if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) {
       const spec = literalText(node.moduleSpecifier);
       if (spec !== undefined) {
-        ref(node.moduleSpecifier!, spec, ts.isImportDeclaration(node) ? 'import' : 'export … from');
+        const typeOnly = ts.isImportDeclaration(node) ? !!node.importClause?.isTypeOnly : node.isTypeOnly;
+        ref(node.moduleSpecifier!, spec, ts.isImportDeclaration(node) ? (typeOnly ? 'import type' : 'import') : typeOnly ? 'export type … from' : 'export … from');
         if (opts.gateway && isInternalSpecifier(spec)) {
           if (ts.isExportDeclaration(node)) {
             scan.gatewayExports.push({ specifier: spec, line: lineOf(node), code: node.getText(sf).replace(/\s+/g, ' ') });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs, styleText } from 'node:util';
 import type { IViolation } from 'dependency-cruiser';
 import { BASELINE_FILE, CONFIG_FILE, cruiseArchitecture, REPO_ROOT, UntrustedCheckError } from './arch-cruise.ts';
-import { CUSTOM_RULES, runArchChecks, type Finding } from './arch-checks.ts';
+import type { Finding } from './arch-checks.ts';
 
 const HELP = `Usage: npm run lint:arch -- [options]
 
@@ -168,7 +168,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     result = await cruiseArchitecture(REPO_ROOT);
     baseline = readBaseline(baselinePath);
+    // Loaded only now: it needs the TypeScript compiler API, whose absence cruiseArchitecture reports.
+    const { CUSTOM_RULES, runArchChecks } = await import('./arch-checks.ts');
     checks = runArchChecks({ root: REPO_ROOT, files: result.filesOnDisk, cruise: result.files });
+    for (const [name, rule] of Object.entries(CUSTOM_RULES)) result.ruleComments.set(name, rule.comment);
   } catch (error) {
     if (!(error instanceof UntrustedCheckError)) throw error;
     console.error(`${bad('✖ lint:arch refuses to pass:')} ${error.message}`);
@@ -176,7 +179,6 @@ async function main(argv: string[]): Promise<number> {
   }
   const cruised: Finding[] = result.violations.map((v) => ({ ...v, location: checks.locate(v) }));
   const all: Finding[] = [...cruised, ...checks.findings];
-  for (const [name, rule] of Object.entries(CUSTOM_RULES)) result.ruleComments.set(name, rule.comment);
 
   const failing = all.filter((v) => v.rule.severity === 'error' || v.rule.severity === 'warn');
   const known = new Set(baseline.map(violationKey));
