@@ -85,11 +85,13 @@ describe('lint:arch', () => {
         'modules/gift-cards/gateway.ts': 'export interface GiftCardsGateway { balance(): number }\n',
         'modules/loyalty/index.ts': "import { defineModule } from '../../shared/module.ts';\nexport default defineModule({\n  name: 'loyal',\n  uses: ['nowhere'],\n  setup: async () => undefined,\n});\n",
         'modules/loyalty/gateway.ts': 'export interface LoyaltyGateway { points(): number }\n',
+        'modules/undeclared/index.ts': "// A plugin without a declaration.\nexport default async function plugin() {}\n",
+        'modules/undeclared/gateway.ts': 'export interface UndeclaredGateway { ping(): void }\n',
         'modules/unregistered/index.ts': "import { defineModule } from '../../shared/module.ts';\nexport default defineModule({ name: 'unregistered', uses: [], setup: async () => undefined });\n",
         'modules/unregistered/gateway.ts': 'export interface UnregisteredGateway { ping(): void }\n',
         'modules/Bad_Name/service.ts': 'export const x = 1;\n',
         'modules/stray.ts': 'export const stray = 1;\n',
-        'src/app.ts': `${repo.read('src/app.ts')}\nimport '../modules/gift-cards/index.ts';\nimport '../modules/loyalty/index.ts';\n`,
+        'src/app.ts': `${repo.read('src/app.ts')}\nimport '../modules/gift-cards/index.ts';\nimport '../modules/loyalty/index.ts';\nimport '../modules/undeclared/index.ts';\n`,
         // ── tables ──
         'modules/orders/peek-sql.ts': [
           "import { sql } from 'drizzle-orm';",
@@ -159,6 +161,7 @@ describe('lint:arch', () => {
         'no-uses-cycle': [`modules/auth/index.ts:${authUses}: the declared uses form a cycle: auth → orders → auth`],
         'module-declaration-readable': [
           'modules/gift-cards/index.ts:3: defineModule must be called with an object literal',
+          'modules/undeclared/index.ts:1: no defineModule({ name, uses, events, setup }) call',
           "modules/loyalty/index.ts:2: the module is named 'loyal' but its folder is modules/loyalty",
           "modules/loyalty/index.ts:4: uses names 'nowhere', which is not a module",
         ],
