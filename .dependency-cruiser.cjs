@@ -3,12 +3,21 @@
 // The rules are generic over modules/*: `$1` in a `to` pattern is the module name captured by the
 // rule's `from` pattern, so a new module needs no edit here. Every import kind counts: static
 // imports, `import type` (tsPreCompilationDeps), dynamic `import()`, `export … from`, `require`,
-// and files in subfolders of a module. See docs/architecture.md for the why and the how.
+// JSDoc `@type {import('…')}` (detectJSDocImports), and files in subfolders of a module. Every
+// folder of the repository with code is cruised (lint:arch fails when a file is not), so code
+// outside src/, modules/ and shared/ (test/, scripts/, a lib/, a root file) is held to the rules
+// for tests and scripts. lint:arch refuses to run when one of these rules is missing or not at
+// severity 'error' (REQUIRED_RULES in scripts/arch-cruise.ts); it checks the declared module graph,
+// table ownership and gateway re-exports itself (scripts/arch-checks.ts). See docs/architecture.md for the why and the how.
 
 /** A test file: it may import test/support and src/app.ts (the composition root). */
-const TEST_FILE = '\\.test\\.ts$';
-/** The first folder level of the repository that holds our own code. */
-const OWN_CODE = '^(src|modules|shared|test|scripts)/';
+const TEST_FILE = '\\.test\\.[cm]?[jt]sx?$';
+/** Our own code: everything cruised but installed packages. */
+const OWN_CODE = { pathNot: '(^|/)node_modules/' };
+/** A file of ours outside the application (src/, modules/, shared/): tests, scripts, a lib/, a root file. */
+const OUTSIDE_APP = '^(src|modules|shared)/';
+/** What a `to` matches when it is one of our files (not a package, not a Node.js built-in). */
+const OWN_FILE = { pathNot: ['(^|/)node_modules/'], dependencyTypesNot: ['core', 'npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-bundled', 'npm-no-pkg', 'npm-unknown'] };
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -44,7 +53,7 @@ module.exports = {
       comment:
         'These files import each other in a cycle. Move what both need into a third file (inside a module: a ' +
         'new internal file; between modules: the gateway of the module that owns it), or invert one import.',
-      from: { path: OWN_CODE },
+      from: OWN_CODE,
       to: { circular: true },
     },
     {
@@ -63,7 +72,7 @@ module.exports = {
         'The shared kernel (shared/) does not import the composition root (src/), test helpers or scripts. ' +
         'Pass what it needs in as a parameter or plugin option from src/app.ts.',
       from: { path: '^shared/', pathNot: TEST_FILE },
-      to: { path: '^(src|test|scripts)/' },
+      to: { ...OWN_FILE, pathNot: [...OWN_FILE.pathNot, '^(shared|modules)/'] },
     },
     {
       name: 'module-not-to-app',
@@ -73,16 +82,17 @@ module.exports = {
         'need from the Fastify instance (decorators) or the shared kernel (shared/), or get it as a plugin option ' +
         'passed by src/app.ts.',
       from: { path: '^modules/', pathNot: TEST_FILE },
-      to: { path: '^(src|test|scripts)/' },
+      to: { ...OWN_FILE, pathNot: [...OWN_FILE.pathNot, '^(modules|shared)/'] },
     },
     {
       name: 'tests-use-app-not-src-internals',
       severity: 'error',
       comment:
         'A test outside src/ builds the API through test/support/test-app.ts (startTestApp) or src/app.ts ' +
-        '(buildApp); the other files of src/ are internals of the composition root.',
-      from: { path: '^(modules|shared)/.+\\.test\\.ts$' },
-      to: { path: '^src/', pathNot: '^src/app\\.ts$' },
+        '(buildApp), or the kernel alone through src/kernel.ts (buildKernel, for module host tests); the other ' +
+        'files of src/ are internals of the composition root.',
+      from: { path: '^(modules|shared)/.+\\.test\\.[cm]?[jt]sx?$' },
+      to: { path: '^src/', pathNot: '^src/(app|kernel)\\.ts$' },
     },
     {
       name: 'src-through-module-index',
@@ -106,17 +116,17 @@ module.exports = {
       name: 'tests-and-scripts-through-gateways',
       severity: 'error',
       comment:
-        'Test helpers (test/) and scripts drive the API over HTTP or build it with src/app.ts; when they need ' +
-        "a type or a call of a module, they take it from that module's gateway.ts.",
-      from: { path: '^(test|scripts)/' },
+        'Test helpers (test/), scripts and any other code outside src/, modules/ and shared/ (a lib/, a root file) drive the ' +
+        "API over HTTP or build it with src/app.ts; when they need a type or a call of a module, they take it from that module's gateway.ts.",
+      from: { pathNot: OUTSIDE_APP },
       to: { path: '^modules/', pathNot: '^modules/[^/]+/(gateway|index)\\.ts$' },
     },
     {
       name: 'src-not-to-test-code',
       severity: 'error',
-      comment: 'Production code in src/ does not import test helpers (test/) or scripts (scripts/).',
+      comment: 'Production code in src/ does not import test helpers (test/), scripts (scripts/) or other code outside src/, modules/ and shared/.',
       from: { path: '^src/', pathNot: TEST_FILE },
-      to: { path: '^(test|scripts)/' },
+      to: { ...OWN_FILE, pathNot: [...OWN_FILE.pathNot, '^(src|modules|shared)/'] },
     },
     {
       name: 'no-unresolvable',
@@ -124,7 +134,7 @@ module.exports = {
       comment:
         'This import does not resolve to a file or an installed package, so no boundary rule can check it. ' +
         'Fix the path (relative imports carry their .ts extension) or install the package.',
-      from: { path: OWN_CODE },
+      from: OWN_CODE,
       to: { couldNotResolve: true },
     },
   ],
@@ -133,15 +143,17 @@ module.exports = {
     // type-only `export … from`, `import('…').T`) count like any other.
     parser: 'tsc',
     tsPreCompilationDeps: true,
+    // `/** @type {import('../modules/x/service.ts').T} */` in .js and .ts files is an import too.
+    detectJSDocImports: true,
     tsConfig: { fileName: 'tsconfig.json' },
     moduleSystems: ['es6', 'cjs', 'tsd'],
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: ['(^|/)node_modules/', '^\\.tmp/', '^coverage/', '^drizzle/'] },
+    exclude: { path: ['(^|/)node_modules/', '^\\.tmp/', '^coverage/', '^dist/'] },
     enhancedResolveOptions: {
       exportsFields: ['exports'],
       conditionNames: ['import', 'require', 'node', 'types', 'default'],
       mainFields: ['module', 'main', 'types', 'typings'],
-      extensions: ['.ts', '.d.ts', '.js', '.mjs', '.cjs', '.json'],
+      extensions: ['.ts', '.d.ts', '.mts', '.cts', '.tsx', '.js', '.mjs', '.cjs', '.json'],
     },
     skipAnalysisNotInRules: true,
     baseline: {

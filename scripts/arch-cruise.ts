@@ -1,7 +1,7 @@
 /**
  * Runs dependency-cruiser over the repository with `.dependency-cruiser.cjs`, and refuses to
- * return a result it cannot trust: no TypeScript parser, or fewer files cruised than exist on
- * disk. Shared by `scripts/lint-arch.ts` (the boundary check) and `scripts/arch-graph.ts`
+ * return a result it cannot trust: no TypeScript parser, an unreadable tsconfig.json, a required
+ * rule missing or downgraded, or fewer files cruised than exist on disk. Shared by `scripts/lint-arch.ts` (the boundary check) and `scripts/arch-graph.ts`
  * (the module diagram).
  */
 import { readdirSync } from 'node:fs';
@@ -13,13 +13,38 @@ import extractTSConfig from 'dependency-cruiser/config-utl/extract-ts-config';
 import { REPO_ROOT } from './repo-root.ts';
 
 export { REPO_ROOT };
-/** Folders whose TypeScript files are checked; every .ts file in them must be cruised. */
+/** The main folders of our code (the rules name them); every other folder with code is cruised too. */
 export const CRUISED_FOLDERS = ['src', 'modules', 'shared', 'test', 'scripts'] as const;
+/** Extensions of the source files that are cruised. */
+export const CODE_FILE = /\.(ts|mts|cts|tsx|js|mjs|cjs)$/;
+/** Folders never cruised, wherever they are (installed packages) or at the top level (build output, git, scratch). */
+const NOT_CODE_ANYWHERE = new Set(['node_modules']);
+const NOT_CODE_AT_TOP = new Set(['dist', '.git', '.tmp', '.data', 'coverage']);
+/** Tool configuration at the top level (vitest.config.ts, drizzle.config.ts, .dependency-cruiser.cjs): not application code. */
+export const ROOT_CONFIG_FILE = /^(\.[^/]+|[^/]+\.config\.[cm]?[jt]s)$/;
+/**
+ * Rules lint:arch relies on: each must be in the config at severity `error`, else the check
+ * refuses to pass (someone silencing a rule must do it visibly, in this list).
+ */
+export const REQUIRED_RULES = [
+  'module-internals-are-private',
+  'no-module-cycle',
+  'no-circular',
+  'shared-kernel-not-to-modules',
+  'shared-kernel-not-to-app',
+  'module-not-to-app',
+  'tests-use-app-not-src-internals',
+  'src-through-module-index',
+  'module-index-only-from-composition-root',
+  'tests-and-scripts-through-gateways',
+  'src-not-to-test-code',
+  'no-unresolvable',
+] as const;
 export const CONFIG_FILE = '.dependency-cruiser.cjs';
 /** dependency-cruiser's default known-violations file (`depcruise --baseline` writes it too). */
 export const BASELINE_FILE = '.dependency-cruiser-known-violations.json';
 
-const TEST_FILE = '\\.test\\.ts$';
+const TEST_FILE = '\\.test\\.[cm]?[jt]sx?$';
 
 /**
  * The check could not run, or ran in a way that cannot be trusted (it might pass while checking
@@ -37,7 +62,7 @@ export interface ArchCruise {
   modules: ICruiseResult;
   /** Every violation of both cruises (all severities), in a stable order. */
   violations: IViolation[];
-  /** The .ts files found on disk in {@link CRUISED_FOLDERS}, all of which were cruised. */
+  /** The source files found on disk (see {@link listCodeFiles}), all of which were cruised. */
   filesOnDisk: string[];
   /** Descriptions of the rules by name (the `comment` of each rule in the config). */
   ruleComments: Map<string, string>;
@@ -102,6 +127,31 @@ export function listTypeScriptFiles(root: string, folders: readonly string[] = C
   return found.sort();
 }
 
+/**
+ * Relative POSIX paths of every source file ({@link CODE_FILE}) of the repository at `root`:
+ * every folder but node_modules and the top-level build output, git and scratch folders
+ * (dist, .git, .tmp, .data, coverage), and no top-level tool configuration file ({@link ROOT_CONFIG_FILE}).
+ */
+export function listCodeFiles(root: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string, top: boolean) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (NOT_CODE_ANYWHERE.has(entry.name) || (top && NOT_CODE_AT_TOP.has(entry.name))) continue;
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path, false);
+      else if (entry.isFile() && CODE_FILE.test(entry.name) && !(top && ROOT_CONFIG_FILE.test(entry.name))) found.push(relative(root, path).split(sep).join('/'));
+    }
+  };
+  walk(root, true);
+  return found.sort();
+}
+
 /** Loads the config as cruise options, and the tsconfig for the TypeScript parser. */
 async function loadOptions(root: string) {
   let options: ICruiseOptions;
@@ -110,7 +160,24 @@ async function loadOptions(root: string) {
   } catch (error) {
     throw new UntrustedCheckError(`Cannot read the rules in ${CONFIG_FILE}: ${(error as Error).message}`);
   }
-  const tsConfig = extractTSConfig(join(root, 'tsconfig.json'));
+  const problems: string[] = [];
+  const rules = options.ruleSet?.forbidden ?? [];
+  for (const name of REQUIRED_RULES) {
+    const rule = rules.find((r) => r.name === name);
+    if (!rule) problems.push(`rule '${name}' is missing from ${CONFIG_FILE}.`);
+    else if ((rule.severity ?? 'warn') !== 'error') problems.push(`rule '${name}' has severity '${rule.severity ?? 'warn'}' in ${CONFIG_FILE}; lint:arch needs it at 'error'.`);
+  }
+  if (options.tsPreCompilationDeps !== true) problems.push(`options.tsPreCompilationDeps is not true in ${CONFIG_FILE}: \`import type\` would not be checked.`);
+  if (options.detectJSDocImports !== true) problems.push(`options.detectJSDocImports is not true in ${CONFIG_FILE}: JSDoc @type {import('…')} would not be checked.`);
+  let tsConfig;
+  try {
+    tsConfig = extractTSConfig(join(root, 'tsconfig.json'));
+  } catch (error) {
+    problems.push(`tsconfig.json cannot be read: ${(error as Error).message.trim()}`);
+  }
+  if (problems.length > 0) {
+    throw new UntrustedCheckError(`the check is not set up as it must be:\n${problems.map((p) => `  - ${p}`).join('\n')}\nRestore ${CONFIG_FILE} / tsconfig.json (git diff shows what changed).`);
+  }
   return { options, tsConfig };
 }
 
@@ -131,9 +198,9 @@ const violationOrder = (a: IViolation, b: IViolation) =>
 export async function cruiseArchitecture(root: string = REPO_ROOT): Promise<ArchCruise> {
   const started = performance.now();
   assertTypeScriptParser();
-  const filesOnDisk = listTypeScriptFiles(root);
-  if (filesOnDisk.length === 0) {
-    throw new UntrustedCheckError(`Found no .ts file in ${CRUISED_FOLDERS.join(', ')} under ${root}: nothing to check.`);
+  const filesOnDisk = listCodeFiles(root);
+  if (!filesOnDisk.some((f) => f.startsWith('modules/'))) {
+    throw new UntrustedCheckError(`Found no source file in modules/ under ${root}: nothing to check.`);
   }
   const { options, tsConfig } = await loadOptions(root);
   const forbidden = options.ruleSet?.forbidden ?? [];
@@ -151,7 +218,9 @@ export async function cruiseArchitecture(root: string = REPO_ROOT): Promise<Arch
     return output;
   };
 
-  const files = await run([...CRUISED_FOLDERS].filter((f) => filesOnDisk.some((p) => p.startsWith(`${f}/`))), {
+  // Every top-level folder holding code, and every top-level code file: nothing escapes the rules.
+  const targets = [...new Set(filesOnDisk.map((f) => (f.includes('/') ? f.slice(0, f.indexOf('/')) : f)))];
+  const files = await run(targets, {
     ...options,
     validate: true,
     ruleSet: { ...options.ruleSet, forbidden: forbidden.filter((r) => !isFolderRule(r)) },
@@ -175,7 +244,7 @@ export async function cruiseArchitecture(root: string = REPO_ROOT): Promise<Arch
   if (missed.length > 0) {
     const shown = missed.slice(0, 15).map((f) => `  - ${f}`).join('\n');
     throw new UntrustedCheckError(
-      `dependency-cruiser checked ${filesOnDisk.length - missed.length} of the ${filesOnDisk.length} .ts files in ${CRUISED_FOLDERS.join(', ')}; it did not check:\n` +
+      `dependency-cruiser checked ${filesOnDisk.length - missed.length} of the ${filesOnDisk.length} source files of the repository; it did not check:\n` +
         `${shown}${missed.length > 15 ? `\n  … and ${missed.length - 15} more` : ''}\n` +
         `A check that skips files can pass while rules are broken. Look for an exclude/includeOnly/doNotFollow in ${CONFIG_FILE} that hides them, ` +
         'or a TypeScript version dependency-cruiser cannot parse (`npx depcruise --info`).',

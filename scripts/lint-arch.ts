@@ -1,25 +1,46 @@
 /**
  * `npm run lint:arch`: the module boundary check. Runs dependency-cruiser with
- * `.dependency-cruiser.cjs` over src, modules, shared, test and scripts, and fails on any
- * violation that is not in the known-violations baseline, on any stale baseline entry, and when
- * the check cannot be trusted (no TypeScript parser, files not cruised). See --help.
+ * `.dependency-cruiser.cjs` over every source file of the repository, plus its own checks
+ * (scripts/arch-checks.ts: declared module graph, table ownership, gateway re-exports, hidden
+ * and uncheckable references, module folder shape), and fails on any violation that is not in the
+ * known-violations baseline, on any stale baseline entry, and when the check cannot be trusted
+ * (no TypeScript parser, files not cruised, rules missing or downgraded, unreadable tsconfig).
+ * Every violation is printed with the `file:line` of the offending code. See --help.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, styleText } from 'node:util';
 import type { IViolation } from 'dependency-cruiser';
 import { BASELINE_FILE, CONFIG_FILE, cruiseArchitecture, REPO_ROOT, UntrustedCheckError } from './arch-cruise.ts';
+import type { Finding } from './arch-checks.ts';
 
 const HELP = `Usage: npm run lint:arch -- [options]
 
-Checks the module boundaries (rules in ${CONFIG_FILE}) with dependency-cruiser over
-src/, modules/, shared/, test/ and scripts/.
+Checks the module boundaries over every .ts/.mts/.cts/.tsx/.js/.mjs/.cjs file of the
+repository (all but node_modules/, dist/, .git/, .tmp/, coverage/ and top-level tool
+configuration such as vitest.config.ts): the dependency-cruiser rules in ${CONFIG_FILE}
+(module internals private, no module or file cycles, kernel/app/test directions, every
+import kind incl. import type, import(), export … from, require, JSDoc import types),
+and its own checks:
+  - the declared graph: a module imports modules/X/gateway.ts only when its index.ts
+    declares X in defineModule({ uses }) or consumes X's events; \`uses\` is acyclic and
+    names existing modules; a \`uses\` entry never imported is a warning
+  - module folders: kebab-case name, index.ts with a readable defineModule declaration,
+    gateway.ts, index.ts imported by src/app.ts
+  - tables: SQL (sql\`…\`, .execute/.unsafe/.query/.raw strings, SQL-looking strings) in a
+    module naming another module's schema (or the kernel's), and pgSchema('x') outside
+    the module owning schema x
+  - a gateway.ts re-exporting (or exporting names imported from) its module's internals
+  - vi.mock/vi.importActual/…, createRequire, import.meta.resolve, new URL(…, import.meta.url)
+    reaching another module's internals; import()/require()/vi.mock() of a computed path
+Each violation is printed with file:line.
 
 Exit codes:
-  0  no violation outside the baseline, and no stale baseline entry
+  0  no error outside the baseline, and no stale baseline entry (warnings are printed)
   1  new violations, or stale entries in the baseline
   2  the check could not run or cannot be trusted (TypeScript parser missing or
-     unsupported, fewer .ts files cruised than exist on disk, unreadable config)
+     unsupported, a source file not cruised, a required rule missing from ${CONFIG_FILE}
+     or not at severity error, unreadable config or tsconfig.json)
 
 Options:
   --update-baseline  Record every current violation in ${BASELINE_FILE}
@@ -60,15 +81,21 @@ function violationKey(v: IViolation): string {
   ]);
 }
 
-/** The violation as lines a developer can act on: from → to (and the cycle or path, if any). */
-function describe(v: IViolation): string {
-  if (v.cycle && v.cycle.length > 0) return [v.from, ...v.cycle.map((c) => c.name)].join(' → ');
-  if (v.via && v.via.length > 0) return [v.from, ...v.via.map((c) => c.name)].join(' → ');
+/**
+ * The violation as a line a developer can act on, starting with `file:line` when known (editors
+ * and terminals jump to it): from → to (and the cycle or path, if any).
+ */
+function describe(v: Finding): string {
+  if (v.message) return v.message;
+  const from = v.location && !/^modules\/[^/]+$/.test(v.from) ? v.location : v.from;
+  const where = from === v.location || !v.location ? '' : `   (${v.location})`;
+  if (v.cycle && v.cycle.length > 0) return [from, ...v.cycle.map((c) => c.name)].join(' → ') + where;
+  if (v.via && v.via.length > 0) return [from, ...v.via.map((c) => c.name)].join(' → ') + where;
   if (v.type === 'dependency' || v.dependencyTypes) {
     const written = v.unresolvedTo && v.unresolvedTo !== v.to ? ` (imported as '${v.unresolvedTo}')` : '';
-    return `${v.from} → ${v.to}   [${importKind(v.dependencyTypes)}]${written}`;
+    return `${from} → ${v.to}   [${importKind(v.dependencyTypes)}]${written}${where}`;
   }
-  return `${v.from} → ${v.to}`;
+  return `${from} → ${v.to}${where}`;
 }
 
 function readBaseline(path: string): IViolation[] {
@@ -85,8 +112,10 @@ function readBaseline(path: string): IViolation[] {
   return parsed as IViolation[];
 }
 
-function writeBaseline(path: string, violations: readonly IViolation[]) {
-  const sorted = [...violations].sort((a, b) => violationKey(a).localeCompare(violationKey(b)));
+function writeBaseline(path: string, violations: readonly Finding[]) {
+  // Locations and messages move with every edit; the baseline keeps dependency-cruiser's fields.
+  const plain = violations.map(({ location: _location, message: _message, ...v }) => v);
+  const sorted = plain.sort((a, b) => violationKey(a).localeCompare(violationKey(b)));
   writeFileSync(path, `${JSON.stringify(sorted, null, 2)}\n`);
 }
 
@@ -95,7 +124,7 @@ const bad = (text: string) => styleText('red', text);
 const dim = (text: string) => styleText('dim', text);
 
 /** Prints violations grouped by rule, each group followed by what to do instead. */
-function printGroups(violations: readonly IViolation[], comments: Map<string, string>, marker: string) {
+function printGroups(violations: readonly Finding[], comments: Map<string, string>, marker: string) {
   const byRule = Map.groupBy(violations, (v) => v.rule.name);
   for (const [rule, group] of byRule) {
     console.error(`\n${marker} ${heading(rule)} (${group.length})`);
@@ -135,16 +164,23 @@ async function main(argv: string[]): Promise<number> {
   const baselinePath = join(REPO_ROOT, BASELINE_FILE);
   let result;
   let baseline: IViolation[];
+  let checks;
   try {
     result = await cruiseArchitecture(REPO_ROOT);
     baseline = readBaseline(baselinePath);
+    // Loaded only now: it needs the TypeScript compiler API, whose absence cruiseArchitecture reports.
+    const { CUSTOM_RULES, runArchChecks } = await import('./arch-checks.ts');
+    checks = runArchChecks({ root: REPO_ROOT, files: result.filesOnDisk, cruise: result.files });
+    for (const [name, rule] of Object.entries(CUSTOM_RULES)) result.ruleComments.set(name, rule.comment);
   } catch (error) {
     if (!(error instanceof UntrustedCheckError)) throw error;
     console.error(`${bad('✖ lint:arch refuses to pass:')} ${error.message}`);
     return 2;
   }
+  const cruised: Finding[] = result.violations.map((v) => ({ ...v, location: checks.locate(v) }));
+  const all: Finding[] = [...cruised, ...checks.findings];
 
-  const failing = result.violations.filter((v) => v.rule.severity === 'error' || v.rule.severity === 'warn');
+  const failing = all.filter((v) => v.rule.severity === 'error' || v.rule.severity === 'warn');
   const known = new Set(baseline.map(violationKey));
   const current = new Set(failing.map(violationKey));
   const fresh = failing.filter((v) => !known.has(violationKey(v)));
@@ -168,9 +204,14 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const errors = fresh.filter((v) => v.rule.severity === 'error');
-  if (fresh.length > 0) {
-    console.error(bad(heading(`✖ lint:arch: ${fresh.length} module boundary violation${fresh.length === 1 ? '' : 's'}`)) + dim(` (rules in ${CONFIG_FILE})`));
-    printGroups(fresh, result.ruleComments, bad('✖'));
+  const warnings = fresh.filter((v) => v.rule.severity !== 'error');
+  if (errors.length > 0) {
+    console.error(bad(heading(`✖ lint:arch: ${errors.length} module boundary violation${errors.length === 1 ? '' : 's'}`)) + dim(` (rules in ${CONFIG_FILE} and scripts/arch-checks.ts)`));
+    printGroups(errors, result.ruleComments, bad('✖'));
+  }
+  if (warnings.length > 0) {
+    console.error(styleText('yellow', heading(`⚠ lint:arch: ${warnings.length} warning${warnings.length === 1 ? '' : 's'}`)) + dim(' (do not fail the check)'));
+    printGroups(warnings, result.ruleComments, styleText('yellow', '⚠'));
   }
   if (stale.length > 0) {
     console.error(`\n${bad(heading(`✖ lint:arch: ${stale.length} stale baseline entr${stale.length === 1 ? 'y' : 'ies'}`))} in ${BASELINE_FILE}: these known violations no longer occur.`);
@@ -185,7 +226,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`\n${summary}.`);
     return 1;
   }
-  console.log(`${styleText('green', '✔')} lint:arch: module boundaries hold (${summary}).`);
+  console.log(`${styleText('green', '✔')} lint:arch: module boundaries hold (${summary}${warnings.length > 0 ? `; ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : ''}).`);
   return 0;
 }
 

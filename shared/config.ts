@@ -65,6 +65,13 @@ export interface AppConfig {
    * exits with code 69 (EX_UNAVAILABLE); 0 = one attempt.
    */
   databaseStartupTimeoutSeconds: number;
+  /** Scheduled deletion of expired data (shared/retention.ts). */
+  retention: {
+    /** 5-field cron expression in UTC (RETENTION_CRON, default hourly at minute 17). */
+    cron: string;
+    /** Days an inbox row (a handled event's id) is kept (INBOX_RETENTION_DAYS, default 14). */
+    inboxDays: number;
+  };
   events: {
     /** False pauses delivery: events are still written (outbox) but no handler runs. */
     delivery: boolean;
@@ -167,6 +174,11 @@ const EnvSchema = z.object({
   EVENT_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(5),
   EVENT_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
   EVENT_HEARTBEAT_SECONDS: z.coerce.number().int().min(10).max(3600).default(10),
+  RETENTION_CRON: z
+    .string()
+    .regex(/^\S+( \S+){4}$/, 'a 5-field cron expression, e.g. "17 * * * *"')
+    .default('17 * * * *'),
+  INBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(14),
   READ_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   READ_CACHE_MAX_BYTES: z.coerce.number().int().min(1024).max(2 ** 34).default(64 * 1024 * 1024),
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
@@ -242,6 +254,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       : { kind: 'pglite', dataDir: e.PGLITE_DATA_DIR },
     databaseStartupTimeoutSeconds: e.DATABASE_STARTUP_TIMEOUT_SECONDS,
     events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS, heartbeatSeconds: e.EVENT_HEARTBEAT_SECONDS },
+    retention: { cron: e.RETENTION_CRON, inboxDays: e.INBOX_RETENTION_DAYS },
     readCache: { ttlSeconds: e.READ_CACHE_TTL_SECONDS, maxBytes: e.READ_CACHE_MAX_BYTES },
     http: {
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,

@@ -40,6 +40,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
       sessionChecker: sessionChecker!,
     },
   });
+  app.retention.useTenantDirectory(auth.tenantIds);
   const restaurant = await modules.register(restaurantModule, { deps: { auth } });
   const inventory = await modules.register(inventoryModule, { deps: { restaurant } });
   const payments = await modules.register(paymentsModule, { options: options.payments });

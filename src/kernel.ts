@@ -12,6 +12,7 @@ import { databasePlugin } from '../shared/kernel-plugins.ts';
 import { createModuleHost, type ModuleHost } from '../shared/module.ts';
 import { problemDetailsPlugin } from '../shared/problem-details.ts';
 import { readCachePlugin } from '../shared/read-cache.ts';
+import { retentionPlugin } from '../shared/retention.ts';
 import { zodResponseSerializerCompiler } from '../shared/response-serializer.ts';
 import { apiDocsPlugin } from './api-docs.ts';
 import { httpServerOptions, limitConnections } from './http-server-options.ts';
@@ -38,7 +39,7 @@ export interface KernelOptions {
 
 /**
  * The Fastify instance with the shared kernel loaded and no module yet: HTTP hardening, problem
- * details, database and unit of work, read cache, auth guard, idempotency, event bus, API docs
+ * details, database and unit of work, read cache, auth guard, idempotency, event bus, data retention, API docs
  * and the service routes (`/health`, `/ready`). Returns the app and the {@link ModuleHost} that
  * registers modules under {@link API_PREFIX}. Used by the composition root (src/app.ts) and by
  * tests that boot one module alone (test/support/module-test.ts).
@@ -85,6 +86,7 @@ export async function buildKernel(config: AppConfig, options: KernelOptions): Pr
   await app.register(authGuardPlugin, { ...config.jwt, sessionCheck: options.sessionCheck(app) });
   await app.register(idempotencyPlugin);
   await app.register(eventBusPlugin, { events: config.events });
+  await app.register(retentionPlugin, { ...config.retention, scheduled: config.events.delivery });
   await app.register(apiDocsPlugin);
   await app.register(serviceRoutes, { eventDelivery: config.events.delivery });
 

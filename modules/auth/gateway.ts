@@ -24,4 +24,6 @@ export interface AuthGateway {
    * @throws ProblemError 404 when the tenant does not exist (e.g. deleted after the token was issued).
    */
   getTenant(uow: UnitOfWork): Promise<TenantProfile>;
+  /** Ids of every tenant, for maintenance jobs that visit each tenant (data retention). */
+  tenantIds(): Promise<string[]>;
 }

@@ -49,7 +49,10 @@ export default defineModule<Record<never, never>, AuthGateway, AuthModuleOptions
         cache.set(uow.tenantId, { profile, expires: Date.now() + TENANT_CACHE_MS });
         return profile;
       },
+      tenantIds: () => authRepository.allTenantIds(scope.database.db),
     };
+    // Expired refresh tokens are useless (a session needs an unexpired one): deleted hourly.
+    scope.retention.register({ name: 'auth.expired-refresh-tokens', purge: (uow) => authRepository.deleteExpiredRefreshTokens(uow.tx, uow.tenantId) });
     await scope.register(authRoutes, {
       prefix: '/auth',
       service: createAuthService(scope, {

@@ -1,7 +1,7 @@
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, lt, sql } from 'drizzle-orm';
 import { queryRows, type Database, type Transaction } from '../../shared/database.ts';
 import type { Role } from '../../shared/auth-guard.ts';
-import { tenants, users } from './schema.ts';
+import { refreshTokens, tenants, users } from './schema.ts';
 
 export type TenantRow = typeof tenants.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
@@ -18,6 +18,23 @@ export const authRepository = {
    * tenant directory from tenant transactions, so this goes through the owner-run function
    * `auth.tenant_id_by_slug` (see drizzle/0001_row_level_security.sql), which reveals nothing else.
    */
+  /**
+   * Ids of every tenant. Runs on the owner's connection (auth.tenants is not under forced
+   * row-level security, see drizzle/0001), outside any tenant.
+   */
+  async allTenantIds(db: Database): Promise<string[]> {
+    return (await queryRows<{ id: string }>(db, sql`select id from auth.tenants order by id`)).map((r) => r.id);
+  },
+
+  /** Deletes the tenant's refresh tokens that expired more than a day ago; returns how many. */
+  async deleteExpiredRefreshTokens(tx: Transaction, tenantId: string): Promise<number> {
+    const gone = await tx
+      .delete(refreshTokens)
+      .where(and(eq(refreshTokens.tenantId, tenantId), lt(refreshTokens.expiresAt, sql`now() - interval '1 day'`)))
+      .returning({ id: refreshTokens.id });
+    return gone.length;
+  },
+
   async tenantIdBySlug(db: Database, slug: string): Promise<string | undefined> {
     const [row] = await queryRows<{ id: string | null }>(db, sql`select auth.tenant_id_by_slug(${slug}) as id`);
     return row?.id ?? undefined;

@@ -1,33 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { AuthorisationResult, PaymentProvider, ProviderCallOptions } from './gateway.ts';
 
-/** Outcome of a card authorisation. */
-export type AuthorisationResult =
-  | { approved: true; reference: string }
-  | { approved: false; reason: 'declined' | 'insufficient_funds' | 'invalid_token' };
-
-/** Options of a provider call that may be retried: the provider applies a key once (Stripe's `Idempotency-Key`). */
-export interface ProviderCallOptions {
-  /** Derived from the payment id and the operation, the same on every retry (e.g. `capture:<payment id>`). */
-  idempotencyKey: string;
-}
-
-/**
- * Adapter to a card payment provider (ports and adapters). Amounts are minor units.
- * `capture`, `void` and `refund` are called after the database outcome is known: capture and
- * refund from durable jobs, retried until they succeed (so they must be idempotent under
- * `options.idempotencyKey`), void once after a rollback. A call throws when the provider did not
- * (or may not have) done it. `capture` of a charge that is already captured (or refunded) must
- * resolve: adapters map the provider's "already captured" answer to success, because a refund
- * job captures first and providers forget idempotency keys (Stripe: after 24 h), so a key alone
- * cannot make a late second capture a no-op.
- */
-export interface PaymentProvider {
-  readonly name: string;
-  authorise(input: { token: string; amount: number; currency: string; idempotencyKey: string }): Promise<AuthorisationResult>;
-  capture(reference: string, options: ProviderCallOptions): Promise<void>;
-  void(reference: string): Promise<void>;
-  refund(reference: string, amount: number, options: ProviderCallOptions): Promise<void>;
-}
+export type { AuthorisationResult, PaymentProvider, ProviderCallOptions };
 
 /**
  * Built-in test provider following Stripe's test tokens: `tok_visa` and `tok_mastercard`
