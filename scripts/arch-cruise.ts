@@ -1,8 +1,8 @@
 /**
  * Runs dependency-cruiser over the repository with `.dependency-cruiser.cjs`, and refuses to
  * return a result it cannot trust: no TypeScript parser, an unreadable tsconfig.json, a required
- * rule missing or downgraded, or fewer files cruised than exist on disk. Shared by `scripts/lint-arch.ts` (the boundary check) and `scripts/arch-graph.ts`
- * (the module diagram).
+ * rule missing or downgraded, or fewer files cruised than exist on disk. Used by
+ * `scripts/lint-arch.ts` (the boundary check); `scripts/arch-graph.ts` needs only the declarations.
  */
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
