@@ -280,7 +280,9 @@ export function problemResponse(definitions: readonly ProblemDefinition[]): Prob
   const unique = [...new Set(definitions)];
   const [first, second, ...rest] = unique.map((d) => d.schema as z.ZodObject);
   if (!first) throw new Error('problemResponse needs at least one problem definition');
-  const schema = second ? z.discriminatedUnion('type', [first, second, ...rest]) : first;
+  // Problem types told apart by their `type` literal make a oneOf; a generic problem (any type) an anyOf.
+  const distinct = unique.every((d) => d.schema !== ProblemSchema);
+  const schema = !second ? first : distinct ? z.discriminatedUnion('type', [first, second, ...rest]) : z.union([first, second, ...rest]);
   const description = unique.map((d) => `\`${d.type}\`: ${(d.schema.meta()?.description as string | undefined) ?? d.title}`).join('\n\n');
   const response = { description, content: { [PROBLEM_CONTENT_TYPE]: { schema } } } as ProblemResponse;
   definitionsOf.set(response, unique);
