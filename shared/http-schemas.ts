@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { problems } from './problem-details.ts';
+import { problems, type ResponseHeader } from './problem-details.ts';
 
 /** Largest amount accepted in minor units (10^11: one billion in a two-decimal currency). */
 export const MAX_MINOR_UNITS = 100_000_000_000;
@@ -11,6 +11,22 @@ export const MinorUnits = z
   .min(0, 'must not be negative')
   .max(MAX_MINOR_UNITS)
   .describe('Integer amount in minor units of the currency (e.g. cents)');
+
+/** Largest integer a JSON number carries exactly (2^53 - 1): the bound of sums and counts in reports. */
+export const MAX_EXACT_INTEGER = Number.MAX_SAFE_INTEGER;
+
+/**
+ * An amount of money in a response, in minor units of the response's `currency`: a non-negative
+ * integer up to `max` (the limit the API enforces for that amount).
+ */
+export function Money(max: number) {
+  return z.number().int().min(0).max(max).describe('Integer amount in minor units of `currency` (e.g. cents)');
+}
+
+/** A count in a response (orders, units): a non-negative integer up to `max`. */
+export function Count(max: number = MAX_EXACT_INTEGER) {
+  return z.number().int().min(0).max(max);
+}
 
 /** An id path or body value (UUID). */
 export const Id = z.uuid();
@@ -108,3 +124,51 @@ export function toPage<T>(
   const last = items.at(-1);
   return { items, nextCursor: rows.length > limit && last ? encodeCursor(keyOf(last)) : null };
 }
+
+/** Media type of every successful JSON body. */
+export const JSON_CONTENT_TYPE = 'application/json';
+
+/** A named example of a request or response body (OpenAPI Example Object). */
+export interface BodyExample {
+  summary: string;
+  value: unknown;
+}
+
+/**
+ * A documented JSON response for a route's `schema.response[status]`, in the per-content-type
+ * form that Fastify (serialisation) and fastify-type-provider-zod (types, OpenAPI) both read.
+ * `headers` and `examples` are for the API docs only (src/api-docs.ts puts them in OpenAPI).
+ */
+export function jsonResponse<T extends z.ZodType>(
+  schema: T,
+  doc: { description: string; headers?: Record<string, ResponseHeader>; examples?: Record<string, BodyExample> },
+) {
+  return {
+    description: doc.description,
+    ...(doc.headers ? { headers: doc.headers } : {}),
+    content: { [JSON_CONTENT_TYPE]: { schema, ...(doc.examples ? { examples: doc.examples } : {}) } } as { [JSON_CONTENT_TYPE]: { schema: T; examples?: Record<string, BodyExample> } },
+  };
+}
+
+const emptyResponseHeaders = new WeakMap<z.ZodType, Record<string, ResponseHeader>>();
+
+/**
+ * A response without a body (204, 304) for a route's `schema.response[status]`: no content, so
+ * no content type in OpenAPI. `headers` are documented by the API docs ({@link headersOfEmptyResponse}).
+ */
+export function emptyResponse(description: string, headers?: Record<string, ResponseHeader>): z.ZodUndefined {
+  const schema = z.undefined().describe(description);
+  if (headers) emptyResponseHeaders.set(schema, headers);
+  return schema;
+}
+
+/** The headers documented with an {@link emptyResponse} (undefined for any other schema). */
+export function headersOfEmptyResponse(schema: unknown): Record<string, ResponseHeader> | undefined {
+  return schema instanceof z.ZodType ? emptyResponseHeaders.get(schema) : undefined;
+}
+
+/** Response headers of the read cache's validators (restaurant module, RFC 9110 §8.8.3). */
+export const ETagHeader: ResponseHeader = {
+  description: 'Entity tag of the body; send it back as `If-None-Match` to get 304 while it is unchanged',
+  schema: { type: 'string', maxLength: 100 },
+};

@@ -4,7 +4,7 @@ import { integer, pgSchema, primaryKey, text, timestamp, uuid } from 'drizzle-or
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { z } from 'zod';
-import { PROBLEM_CONTENT_TYPE, ProblemError, problemFor, problems } from './problem-details.ts';
+import { defineProblem, PROBLEM_CONTENT_TYPE, ProblemError, problemFor, problems, type ResponseHeader } from './problem-details.ts';
 import { isUniqueViolation, queryRows } from './database.ts';
 import type { UnitOfWork } from './unit-of-work.ts';
 
@@ -50,6 +50,30 @@ export const IdempotencyKeyHeader = z
   .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters')
   .optional()
   .describe('Makes the request safe to retry: the same key with the same body replays the first response for 24 h.');
+
+/** Problems of idempotent requests, documented by the routes that accept an `Idempotency-Key`. */
+export const idempotencyProblems = {
+  keyReused: defineProblem({
+    id: 'IdempotencyKeyReusedProblem',
+    status: 422,
+    slug: 'idempotency-key-reused',
+    title: 'Idempotency key reused',
+    description: 'This Idempotency-Key was already used (within 24 h) with a different request: nothing was done.',
+  }),
+  keyInUse: defineProblem({
+    id: 'IdempotencyKeyInUseProblem',
+    status: 409,
+    slug: 'idempotency-key-in-use',
+    title: 'Request in progress',
+    description: 'A request with this Idempotency-Key is still being processed: retry later to get its answer.',
+  }),
+};
+
+/** `Idempotent-Replayed: true` on an answer replayed from a previous request with the same key. */
+export const IdempotentReplayedHeader: ResponseHeader = {
+  description: '`true` when this answer (status and body) is the stored answer to an earlier request with the same `Idempotency-Key`; absent otherwise',
+  schema: { type: 'string', enum: ['true'] },
+};
 
 /**
  * The `Idempotency-Key` of one request, handed by `app.idempotent` to the service, which must
@@ -189,12 +213,12 @@ export const idempotencyPlugin = fp(
       const decide = (row: Row | undefined): KeyDecision | undefined => {
         if (!row || !row.fresh) return undefined;
         if (row.requestHash !== hash) {
-          return new KeyDecision({ problem: problems.unprocessable('idempotency-key-reused', 'Idempotency key reused', 'This Idempotency-Key was already used with a different request.') });
+          return new KeyDecision({ problem: idempotencyProblems.keyReused.create('This Idempotency-Key was already used with a different request.', {}) });
         }
         return new KeyDecision({ replay: row });
       };
       const inUse = () =>
-        new KeyDecision({ problem: problems.conflict('idempotency-key-in-use', 'Request in progress', 'A request with this Idempotency-Key is still being processed; retry later.') });
+        new KeyDecision({ problem: idempotencyProblems.keyInUse.create('A request with this Idempotency-Key is still being processed; retry later.', {}) });
 
       let entered: { stale: boolean } | undefined;
       const guard: IdempotencyGuard = {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { DATABASE_RETRY_AFTER_SECONDS, ProblemSchema, sendProblem } from '../shared/problem-details.ts';
+import { jsonResponse } from '../shared/http-schemas.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, defineProblem, problemResponses, RetryAfterHeader, sendProblem } from '../shared/problem-details.ts';
 
 /** Options of {@link serviceRoutes}. */
 export interface ServiceRoutesOptions {
@@ -17,6 +18,17 @@ const ChecksSchema = z
   })
   .meta({ id: 'ReadinessChecks' });
 
+/** 503 of `/ready`: which checks fail. */
+const notReady = defineProblem({
+  id: 'NotReadyProblem',
+  status: 503,
+  slug: 'service-unavailable',
+  title: 'Service Unavailable',
+  description: 'This instance is not ready: `checks` names the failing ones. Retry after `Retry-After` seconds (or route traffic elsewhere).',
+  extensions: { checks: ChecksSchema },
+  headers: { 'Retry-After': RetryAfterHeader },
+});
+
 /**
  * `GET /health` (liveness, no database) and `GET /ready` (readiness: database reachable on its own
  * connection, migrations applied, event workers running; each check reported in the body).
@@ -29,19 +41,30 @@ export const serviceRoutes: FastifyPluginAsyncZod<ServiceRoutesOptions> = async 
 
   app.get(
     '/health',
-    { schema: { tags: ['service'], summary: 'Liveness: the process serves HTTP', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    {
+      schema: {
+        operationId: 'getHealth',
+        tags: ['service'],
+        summary: 'Liveness: the process serves HTTP',
+        response: { 200: jsonResponse(z.object({ status: z.literal('ok') }), { description: 'The process is alive (the database is not checked)' }) },
+      },
+    },
     async () => ({ status: 'ok' as const }),
   );
   app.get(
     '/ready',
     {
       schema: {
+        operationId: 'getReadiness',
         tags: ['service'],
         summary: 'Readiness: database reachable, migrations applied, event workers running',
         description:
           'The database is checked on a dedicated connection, so a saturated request pool does not make a healthy instance unready. ' +
           '503 (with `Retry-After`) names the failing checks in `checks`.',
-        response: { 200: z.object({ status: z.literal('ready'), database: z.string(), checks: ChecksSchema }), 503: ProblemSchema },
+        response: {
+          200: jsonResponse(z.object({ status: z.literal('ready'), database: z.enum(['postgres', 'pglite']), checks: ChecksSchema }), { description: 'Ready to serve' }),
+          ...problemResponses(notReady),
+        },
       },
     },
     async (request, reply) => {

@@ -1,5 +1,5 @@
 import argon2 from 'argon2';
-import { ProblemError } from '../../shared/problem-details.ts';
+import { authProblems } from './problems.ts';
 import { COMMON_PASSWORDS } from './common-passwords.ts';
 
 // OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1.
@@ -28,11 +28,7 @@ export function createPasswordHasher(limits: PasswordHashingLimits) {
 
   const busy = () => {
     const seconds = Math.max(1, Math.ceil(((running + waiting.length) * TYPICAL_HASH_MS) / limits.concurrency / 1000));
-    return new ProblemError(503, `Too many password checks in progress; retry in ${seconds} s.`, {
-      type: 'password-hashing-busy',
-      title: 'Service Unavailable',
-      extensions: { retryAfterSeconds: seconds },
-    });
+    return authProblems.passwordHashingBusy.create(`Too many password checks in progress; retry in ${seconds} s.`, { retryAfterSeconds: seconds });
   };
 
   /** Runs `work` when a slot is free; throws the 503 problem when the queue is full. */
@@ -103,9 +99,5 @@ export function isCommonPassword(password: string): boolean {
 export function assertPasswordNotCommon(password: string): void {
   if (!isCommonPassword(password)) return;
   const message = 'is one of the most commonly used passwords; choose another';
-  throw new ProblemError(422, `The password ${message}.`, {
-    type: 'password-too-common',
-    title: 'Password too common',
-    extensions: { errors: [{ path: 'body.password', message }] },
-  });
+  throw authProblems.passwordTooCommon.create(`The password ${message}.`, { errors: [{ path: 'body.password', message }] });
 }

@@ -3,7 +3,8 @@ import type { Principal, Role } from '../../shared/auth-guard.ts';
 import { isUniqueViolation } from '../../shared/database.ts';
 import { toPage } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
-import { ProblemError, problems } from '../../shared/problem-details.ts';
+import { problems } from '../../shared/problem-details.ts';
+import { authProblems } from './problems.ts';
 import type { TenantProfile } from './gateway.ts';
 import { assertPasswordNotCommon, type PasswordHasher } from './passwords.ts';
 import { authRepository as repo, type TenantRow, type UserRow } from './repository.ts';
@@ -20,7 +21,7 @@ export interface StaffView {
   createdAt: string;
 }
 
-const invalidCredentials = () => new ProblemError(401, 'The tenant, email or password is wrong.', { type: 'invalid-credentials', title: 'Invalid credentials' });
+const invalidCredentials = () => authProblems.invalidCredentials.create('The tenant, email or password is wrong.', {});
 
 /** Lower-cases and trims an email so that lookups are case-insensitive. */
 export const normalizeEmail = (email: string) => email.trim().toLowerCase();
@@ -77,7 +78,7 @@ export interface AuthServiceOptions {
 const NO_TENANT = '00000000-0000-0000-0000-000000000000';
 
 const invalidRefreshToken = () =>
-  new ProblemError(401, 'The refresh token is invalid, expired or revoked. Log in again.', { type: 'invalid-refresh-token', title: 'Invalid refresh token' });
+  authProblems.invalidRefreshToken.create('The refresh token is invalid, expired or revoked. Log in again.', {});
 
 /** Use cases of the auth module. */
 export function createAuthService(app: FastifyInstance, opts: AuthServiceOptions) {
@@ -237,7 +238,7 @@ export function createAuthService(app: FastifyInstance, opts: AuthServiceOptions
         );
       } catch (error) {
         if (isUniqueViolation(error)) {
-          throw problems.conflict('email-taken', 'Email already in use', 'A staff member with this email already exists in this restaurant.');
+          throw authProblems.emailTaken.create('A staff member with this email already exists in this restaurant.', {});
         }
         throw error;
       }

@@ -63,3 +63,6 @@ export interface InventoryGateway {
    */
   restoreStock(uow: UnitOfWork, sale: SaleRef): Promise<StockLevelChange[]>;
 }
+
+/** Problems the inventory gateway throws (`takeStock`: insufficient stock), for callers to document. */
+export { inventoryProblems } from './problems.ts';

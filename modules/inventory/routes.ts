@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, Id, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
+import { decodeCursor, Id, jsonResponse, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
+import { inventoryProblems } from './problems.ts';
 import { ADJUSTMENT_REASONS, MAX_ON_HAND } from './schema.ts';
 import type { InventoryService } from './service.ts';
 
@@ -9,8 +10,8 @@ const Units = z.number().int('must be a whole number of units');
 const StockLevel = z
   .object({
     menuItemId: z.uuid(),
-    onHand: z.number().int().min(0),
-    lowStockThreshold: z.number().int().min(0),
+    onHand: z.number().int().min(0).max(MAX_ON_HAND),
+    lowStockThreshold: z.number().int().min(0).max(MAX_ON_HAND),
     lowStock: z.boolean().describe('onHand <= lowStockThreshold'),
     updatedAt: Timestamp,
   })
@@ -25,11 +26,12 @@ export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService 
     {
       config: { roles: ['owner', 'manager'] },
       schema: {
+        operationId: 'setStockLevel',
         tags: ['inventory'],
         summary: 'Set the stock of a menu item (starts tracking it)',
         params: ItemParams,
         body: z.strictObject({ onHand: Units.min(0).max(MAX_ON_HAND), lowStockThreshold: Units.min(0).max(MAX_ON_HAND).optional() }),
-        response: { 200: StockLevel, ...problemResponses(401, 403, 404) },
+        response: { 200: jsonResponse(StockLevel, { description: 'The stock level' }), ...problemResponses(404) },
       },
     },
     async (request) => service.setLevel(request.principal, request.params.menuItemId, request.body),
@@ -40,6 +42,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService 
     {
       config: { roles: ['owner', 'manager'] },
       schema: {
+        operationId: 'adjustStock',
         tags: ['inventory'],
         summary: `Add or remove stock; a result below zero or above ${MAX_ON_HAND} is refused (409)`,
         params: ItemParams,
@@ -47,7 +50,10 @@ export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService 
           delta: Units.min(-MAX_ON_HAND).max(MAX_ON_HAND).refine((d) => d !== 0, 'must not be zero'),
           reason: z.enum(ADJUSTMENT_REASONS),
         }),
-        response: { 201: StockLevel, ...problemResponses(401, 403, 404, 409) },
+        response: {
+          201: jsonResponse(StockLevel, { description: 'The new stock level' }),
+          ...problemResponses(404, inventoryProblems.insufficientStock, inventoryProblems.stockLimitExceeded),
+        },
       },
     },
     async (request, reply) => reply.code(201).send(await service.adjust(request.principal, request.params.menuItemId, request.body)),
@@ -58,10 +64,11 @@ export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService 
     {
       config: { roles: 'any' },
       schema: {
+        operationId: 'getStockLevel',
         tags: ['inventory'],
         summary: 'Stock of a tracked menu item',
         params: ItemParams,
-        response: { 200: StockLevel, ...problemResponses(401, 403, 404) },
+        response: { 200: jsonResponse(StockLevel, { description: 'The stock level' }), ...problemResponses(404) },
       },
     },
     async (request) => service.get(request.principal, request.params.menuItemId),
@@ -72,10 +79,11 @@ export const inventoryRoutes: FastifyPluginAsyncZod<{ service: InventoryService 
     {
       config: { roles: 'any' },
       schema: {
+        operationId: 'listStockLevels',
         tags: ['inventory'],
         summary: 'List tracked items; lowStock=true keeps those at or below their threshold',
         querystring: PageQuery.extend({ lowStock: z.enum(['true', 'false']).transform((v) => v === 'true').optional() }),
-        response: { 200: pageOf(StockLevel), ...problemResponses(401, 403) },
+        response: { 200: jsonResponse(pageOf(StockLevel), { description: 'A page of stock levels' }) },
       },
     },
     async (request) =>

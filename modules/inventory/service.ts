@@ -4,6 +4,7 @@ import type { Principal } from '../../shared/auth-guard.ts';
 import { toPage } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
+import { inventoryProblems } from './problems.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import { domainEvent } from '../../shared/event-bus.ts';
 import type { ModuleEventPort } from '../../shared/module.ts';
@@ -94,19 +95,15 @@ export function createInventoryService(app: FastifyInstance, deps: InventoryDepe
           const current = await repo.byItem(tx, tenantId, menuItemId);
           if (!current) throw notTracked();
           if (current.onHand + input.delta > MAX_ON_HAND) {
-            throw problems.conflict(
-              'stock-limit-exceeded',
-              'Stock limit exceeded',
+            throw inventoryProblems.stockLimitExceeded.create(
               `${current.onHand} on hand; adding ${input.delta} would pass the limit of ${MAX_ON_HAND} units per item.`,
               { menuItemId, onHand: current.onHand, limit: MAX_ON_HAND },
             );
           }
-          throw problems.conflict(
-            'insufficient-stock',
-            'Insufficient stock',
-            `Only ${current.onHand} on hand; removing ${-input.delta} would make stock negative.`,
-            { menuItemId, onHand: current.onHand },
-          );
+          throw inventoryProblems.insufficientStock.create(`Only ${current.onHand} on hand; removing ${-input.delta} would make stock negative.`, {
+            menuItemId,
+            onHand: current.onHand,
+          });
         }
         await repo.recordMovement(tx, { tenantId, id: newId(), menuItemId, delta: input.delta, reason: input.reason, onHandAfter: row.onHand, userId: principal.userId });
         await publishChanges(uow, [row]);
@@ -148,9 +145,7 @@ export function createInventoryService(app: FastifyInstance, deps: InventoryDepe
         for (const line of unchanged) {
           const current = levels.find((l) => l.menuItemId === line.menuItemId);
           if (!current) continue; // untracked: made to order
-          throw problems.conflict(
-            'insufficient-stock',
-            'Insufficient stock',
+          throw inventoryProblems.insufficientStock.create(
             `Not enough stock for menu item ${line.menuItemId}: ${line.quantity} requested, ${current.onHand} on hand.`,
             { menuItemId: line.menuItemId, requested: line.quantity, onHand: current.onHand },
           );

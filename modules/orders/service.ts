@@ -8,6 +8,7 @@ import type { Principal } from '../../shared/auth-guard.ts';
 import { encodeCursor } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
+import { orderProblems } from './problems.ts';
 import type { IdempotencyGuard } from '../../shared/idempotency.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import { domainEvent } from '../../shared/event-bus.ts';
@@ -112,13 +113,13 @@ export function createOrdersService(app: FastifyInstance, deps: OrdersDependenci
         const lines = input.items.map((item, index) => {
           const quote = menu.get(item.menuItemId);
           if (!quote) {
-            throw problems.unprocessable('unknown-menu-item', 'Unknown menu item', `Menu item ${item.menuItemId} does not exist.`, {
+            throw orderProblems.unknownMenuItem.create(`Menu item ${item.menuItemId} does not exist.`, {
               menuItemId: item.menuItemId,
               path: `body.items.${index}.menuItemId`,
             });
           }
           if (!quote.available) {
-            throw problems.unprocessable('menu-item-unavailable', 'Menu item unavailable', `Menu item "${quote.name}" is not available.`, {
+            throw orderProblems.menuItemUnavailable.create(`Menu item "${quote.name}" is not available.`, {
               menuItemId: item.menuItemId,
             });
           }
@@ -126,7 +127,7 @@ export function createOrdersService(app: FastifyInstance, deps: OrdersDependenci
         });
         const subtotal = lines.reduce((sum, l) => sum + l.lineTotal, 0);
         if (subtotal > MAX_ORDER_SUBTOTAL) {
-          throw problems.unprocessable('order-too-large', 'Order too large', `The subtotal may not exceed ${MAX_ORDER_SUBTOTAL} minor units.`);
+          throw orderProblems.orderTooLarge.create(`The subtotal may not exceed ${MAX_ORDER_SUBTOTAL} minor units.`, {});
         }
         const tax = taxFor(subtotal, tenant.taxRateBps);
         const total = subtotal + tax;
@@ -208,7 +209,7 @@ export function createOrdersService(app: FastifyInstance, deps: OrdersDependenci
         const order = await repo.byId(uow.tx, uow.tenantId, id, true);
         if (!order) throw notFound();
         if (order.status === 'cancelled') {
-          throw problems.conflict('order-already-cancelled', 'Order already cancelled', `Order #${order.number} was already cancelled.`);
+          throw orderProblems.orderAlreadyCancelled.create(`Order #${order.number} was already cancelled.`, {});
         }
         const lines = await repo.linesOf(uow.tx, uow.tenantId, [order.id]);
         const payment = await deps.payments.refund(uow, order.paymentId);

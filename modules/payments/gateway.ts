@@ -96,3 +96,6 @@ export interface PaymentsGateway {
   /** The payments with these ids, keyed by id (unknown ids are absent). */
   findMany(uow: UnitOfWork, paymentIds: readonly string[]): Promise<Map<string, PaymentView>>;
 }
+
+/** Problems `PaymentsGateway.collect` throws (card declined, cash short, bad token), for callers to document. */
+export { paymentProblems } from './problems.ts';

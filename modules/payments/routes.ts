@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, Id, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
+import { decodeCursor, Id, jsonResponse, MAX_EXACT_INTEGER, MAX_MINOR_UNITS, Money, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
 import { PAYMENT_METHODS, PAYMENT_STATUSES } from './schema.ts';
 import type { PaymentsService } from './service.ts';
@@ -11,10 +11,10 @@ export const PaymentSchema = z
     id: z.uuid(),
     orderId: z.uuid(),
     method: z.enum(PAYMENT_METHODS),
-    amount: z.number().int(),
+    amount: Money(MAX_EXACT_INTEGER),
     currency: z.string(),
     status: z.enum(PAYMENT_STATUSES),
-    change: z.number().int().optional().describe('Cash only: tendered minus amount'),
+    change: Money(MAX_MINOR_UNITS).optional().describe('Cash only: tendered minus amount'),
     createdAt: Timestamp,
     refundedAt: Timestamp.optional(),
   })
@@ -28,10 +28,11 @@ export const paymentsRoutes: FastifyPluginAsyncZod<{ service: PaymentsService }>
     {
       config: { roles: 'any' },
       schema: {
+        operationId: 'getPayment',
         tags: ['payments'],
         summary: 'Get a payment',
         params: z.object({ id: Id }),
-        response: { 200: PaymentSchema, ...problemResponses(401, 403, 404) },
+        response: { 200: jsonResponse(PaymentSchema, { description: 'The payment' }), ...problemResponses(404) },
       },
     },
     async (request) => service.get(request.principal, request.params.id),
@@ -42,10 +43,11 @@ export const paymentsRoutes: FastifyPluginAsyncZod<{ service: PaymentsService }>
     {
       config: { roles: 'any' },
       schema: {
+        operationId: 'listPayments',
         tags: ['payments'],
         summary: 'List payments, optionally of one order',
         querystring: PageQuery.extend({ orderId: Id.optional() }),
-        response: { 200: pageOf(PaymentSchema), ...problemResponses(401, 403) },
+        response: { 200: jsonResponse(pageOf(PaymentSchema), { description: 'A page of payments' }) },
       },
     },
     async (request) =>

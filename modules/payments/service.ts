@@ -3,7 +3,8 @@ import type { ModuleEventPort } from '../../shared/module.ts';
 import type { Principal } from '../../shared/auth-guard.ts';
 import { toPage } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
-import { ProblemError, problems } from '../../shared/problem-details.ts';
+import { problems } from '../../shared/problem-details.ts';
+import { paymentProblems } from './problems.ts';
 import { domainEvent } from '../../shared/event-bus.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import type { CardPaymentCollected, CardPaymentRefunded, PaymentInstruction, PaymentView } from './gateway.ts';
@@ -22,8 +23,8 @@ export const toPaymentView = (r: PaymentRow): PaymentView => ({
   ...(r.refundedAt ? { refundedAt: r.refundedAt.toISOString() } : {}),
 });
 
-const declined = (reason: string) =>
-  new ProblemError(402, `The card was declined (${reason}).`, { type: 'card-declined', title: 'Card declined', extensions: { declineCode: reason } });
+const declined = (reason: 'declined' | 'insufficient_funds') =>
+  paymentProblems.cardDeclined.create(`The card was declined (${reason}).`, { declineCode: reason });
 
 /** Use cases of the payments module. */
 export function createPaymentsService(app: FastifyInstance, provider: PaymentProvider, events: ModuleEventPort) {
@@ -34,7 +35,7 @@ export function createPaymentsService(app: FastifyInstance, provider: PaymentPro
       const id = newId();
       if (instruction.method === 'cash') {
         if (instruction.tendered < amount) {
-          throw problems.unprocessable('insufficient-tender', 'Insufficient cash tendered', `Tendered ${instruction.tendered} is less than the total ${amount}.`, {
+          throw paymentProblems.insufficientTender.create(`Tendered ${instruction.tendered} is less than the total ${amount}.`, {
             tendered: instruction.tendered,
             total: amount,
           });
@@ -55,7 +56,7 @@ export function createPaymentsService(app: FastifyInstance, provider: PaymentPro
       const result = await provider.authorise({ token: instruction.token, amount, currency: input.currency, idempotencyKey: id });
       if (!result.approved) {
         if (result.reason === 'invalid_token') {
-          throw problems.unprocessable('invalid-card-token', 'Invalid card token', 'The card token is not valid for this payment provider.');
+          throw paymentProblems.invalidCardToken.create('The card token is not valid for this payment provider.', {});
         }
         throw declined(result.reason);
       }
@@ -85,7 +86,7 @@ export function createPaymentsService(app: FastifyInstance, provider: PaymentPro
       if (!row) {
         const existing = await repo.byId(uow.tx, uow.tenantId, paymentId);
         if (!existing) throw problems.notFound('No such payment.');
-        throw problems.conflict('already-refunded', 'Already refunded', 'This payment was already refunded.');
+        throw paymentProblems.alreadyRefunded.create('This payment was already refunded.', {});
       }
       if (row.method === 'card' && row.providerRef) {
         await events.publish(

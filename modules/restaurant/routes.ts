@@ -4,8 +4,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { TenantReadCache } from '../../shared/read-cache.ts';
 import { compileResponseSerializer } from '../../shared/response-serializer.ts';
-import { decodeCursor, Id, MinorUnits, PageQuery, pageOf, Text, Timestamp } from '../../shared/http-schemas.ts';
+import { decodeCursor, emptyResponse, ETagHeader, Id, jsonResponse, MAX_MINOR_UNITS, MinorUnits, Money, PageQuery, pageOf, Text, Timestamp } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
+import { restaurantProblems } from './problems.ts';
 import type { RestaurantService } from './service.ts';
 
 const Name = Text.trim().min(1).max(120);
@@ -17,7 +18,7 @@ const MenuItem = z
     id: z.uuid(),
     name: z.string(),
     sku: z.string().nullable(),
-    price: z.number().int().describe('Minor units of `currency`'),
+    price: Money(MAX_MINOR_UNITS),
     currency: z.string(),
     category: z.string().nullable(),
     available: z.boolean(),
@@ -37,6 +38,21 @@ export interface CachedMenuPage {
 
 const sendAsIs = (body: unknown) => body as string;
 
+/** Every answer of this module carries an ETag (@fastify/etag); `If-None-Match` with it gets 304. */
+const etag = { ETag: ETagHeader };
+const notModified = () => emptyResponse('Not modified: unchanged since the `If-None-Match` ETag; no body', etag);
+const MENU_ITEM_EXAMPLE = {
+  id: '0b9f4c1e-6a3d-4e8b-9f2a-5c7d1e3b8a40',
+  name: 'Margherita',
+  sku: 'PIZ-MAR',
+  price: 1250,
+  currency: 'USD',
+  category: 'pizza',
+  available: true,
+  createdAt: '2026-11-25T12:05:00.000Z',
+  updatedAt: '2026-11-25T12:05:00.000Z',
+};
+
 /** HTTP routes of the restaurant module, mounted at `/api/v1/restaurant`. */
 export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantService; menuPages: TenantReadCache<CachedMenuPage> }> = async (app, { service, menuPages }) => {
   // ETag on every answer of this module; `If-None-Match` with the current one gets 304, no body.
@@ -47,10 +63,16 @@ export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantServic
     {
       config: { roles: ['owner', 'manager'] },
       schema: {
+        operationId: 'createMenuItem',
         tags: ['restaurant'],
         summary: 'Add a menu item',
-        body: z.strictObject({ name: Name, sku: Sku.optional(), price: MinorUnits, category: Category.optional(), available: z.boolean().default(true) }),
-        response: { 201: MenuItem, ...problemResponses(401, 403, 409) },
+        body: z
+          .strictObject({ name: Name, sku: Sku.optional(), price: MinorUnits, category: Category.optional(), available: z.boolean().default(true) })
+          .meta({ examples: [{ name: 'Margherita', sku: 'PIZ-MAR', price: 1250, category: 'pizza' }] }),
+        response: {
+          201: jsonResponse(MenuItem, { description: 'The new menu item', headers: etag, examples: { pizza: { summary: 'A pizza at 12.50', value: MENU_ITEM_EXAMPLE } } }),
+          ...problemResponses(restaurantProblems.duplicateSku),
+        },
       },
     },
     async (request, reply) => reply.code(201).send(await service.create(request.principal, request.body)),
@@ -61,12 +83,13 @@ export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantServic
     {
       config: { roles: 'any' },
       schema: {
+        operationId: 'listMenuItems',
         tags: ['restaurant'],
         summary: 'List menu items (archived ones are hidden)',
         description:
           'Every terminal reads the menu often and it changes rarely, so pages are cached per restaurant and dropped by every write to the menu (on every instance). Send the `ETag` back as `If-None-Match` to get 304 while the page is unchanged.',
         querystring: PageQuery.extend({ category: Category.optional() }),
-        response: { 200: MenuPage, 304: z.undefined().describe('Not modified: the page is unchanged since the ETag sent'), ...problemResponses(401, 403) },
+        response: { 200: jsonResponse(MenuPage, { description: 'A page of the menu', headers: etag }), 304: notModified() },
       },
     },
     async (request, reply) => {
@@ -89,10 +112,11 @@ export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantServic
     {
       config: { roles: 'any' },
       schema: {
+        operationId: 'getMenuItem',
         tags: ['restaurant'],
         summary: 'Get a menu item',
         params: ItemParams,
-        response: { 200: MenuItem, ...problemResponses(401, 403, 404) },
+        response: { 200: jsonResponse(MenuItem, { description: 'The menu item', headers: etag }), 304: notModified(), ...problemResponses(404) },
       },
     },
     async (request) => service.get(request.principal, request.params.id),
@@ -103,6 +127,7 @@ export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantServic
     {
       config: { roles: ['owner', 'manager'] },
       schema: {
+        operationId: 'updateMenuItem',
         tags: ['restaurant'],
         summary: 'Change a menu item (only the fields sent)',
         params: ItemParams,
@@ -111,7 +136,7 @@ export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantServic
           .partial()
           // Only when the fields are otherwise valid: an unknown field alone is reported as such.
           .refine((b) => Object.keys(b).length > 0, { message: 'send at least one field', when: (payload) => payload.issues.length === 0 }),
-        response: { 200: MenuItem, ...problemResponses(401, 403, 404, 409) },
+        response: { 200: jsonResponse(MenuItem, { description: 'The menu item, changed', headers: etag }), ...problemResponses(404, restaurantProblems.duplicateSku) },
       },
     },
     async (request) => service.update(request.principal, request.params.id, request.body),
@@ -122,10 +147,11 @@ export const restaurantRoutes: FastifyPluginAsyncZod<{ service: RestaurantServic
     {
       config: { roles: ['owner', 'manager'] },
       schema: {
+        operationId: 'deleteMenuItem',
         tags: ['restaurant'],
         summary: 'Delete a menu item; an item that orders reference is archived instead (available: false)',
         params: ItemParams,
-        response: { 204: z.undefined().describe('Deleted or archived'), ...problemResponses(401, 403, 404) },
+        response: { 204: emptyResponse('Deleted or archived'), ...problemResponses(404) },
       },
     },
     async (request, reply) => {

@@ -5,6 +5,7 @@ import { isUniqueViolation } from '../../shared/database.ts';
 import { toPage } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
+import { restaurantProblems } from './problems.ts';
 import type { TenantReadCache } from '../../shared/read-cache.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import type { MenuItemDeletionHook, MenuItemReferenceCheck } from './gateway.ts';
@@ -37,7 +38,7 @@ export const toMenuItemView = (r: MenuItemRow): MenuItemView => ({
 
 const notFound = () => problems.notFound('No such menu item.');
 const duplicateSku = (sku: string) =>
-  problems.conflict('duplicate-sku', 'Duplicate SKU', `Another menu item of this restaurant already has SKU "${sku}".`, { sku });
+  restaurantProblems.duplicateSku.create(`Another menu item of this restaurant already has SKU "${sku}".`, { sku });
 
 /** The gateways the restaurant module uses (its declared `uses`). */
 export interface RestaurantDependencies {
