@@ -2,8 +2,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { decodeCursor, Id, jsonResponse, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
-import { inventoryProblems } from './problems.ts';
-import { ADJUSTMENT_REASONS, MAX_ON_HAND } from './schema.ts';
+import { inventoryProblems } from './gateway.ts';
+import { MAX_ON_HAND } from './gateway.ts';
+import { ADJUSTMENT_REASONS } from './schema.ts';
 import type { InventoryService } from './service.ts';
 
 const Units = z.number().int('must be a whole number of units');

@@ -4,13 +4,14 @@ import type { Principal } from '../../shared/auth-guard.ts';
 import { toPage } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
-import { inventoryProblems } from './problems.ts';
+import { inventoryProblems } from './gateway.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import { domainEvent } from '../../shared/event-bus.ts';
 import type { ModuleEventPort } from '../../shared/module.ts';
 import type { SaleRef, StockLevelChange, StockLevelChanged, StockLine, StockTrackingStopped } from './gateway.ts';
 import { inventoryRepository as repo, type StockLevelRow } from './repository.ts';
-import { INT4_MAX, MAX_ON_HAND, type ADJUSTMENT_REASONS } from './schema.ts';
+import { MAX_ON_HAND } from './gateway.ts';
+import { INT4_MAX, type ADJUSTMENT_REASONS } from './schema.ts';
 
 /** Stock of a tracked item as the API shows it (units, never negative). */
 export interface StockLevelView {
