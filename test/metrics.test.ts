@@ -118,6 +118,8 @@ describe('metrics: Prometheus text on a listener of its own (METRICS_PORT)', () 
       return parseMetrics(await res.text());
     };
 
+    // Readiness names its checks in the body (event workers `off`: EVENT_DELIVERY=off).
+    expect((await api.get('/ready')).body.checks).toEqual({ database: 'ok', migrations: 'ok', events: 'off' });
     // Not on the public port; and the metrics listener serves nothing else.
     expect((await api.get('/metrics')).status).toBe(404);
     expect((await fetch(`http://127.0.0.1:${metricsPort}/docs`)).status).toBe(404);
