@@ -25,6 +25,7 @@ COPY package.json ./
 COPY drizzle ./drizzle
 RUN mkdir -p /data && chown node:node /data
 USER node
-EXPOSE 3000
+# 9464: GET /metrics (Prometheus), METRICS_PORT; publish it to your network only.
+EXPOSE 3000 9464
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:3000/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 CMD ["node", "dist/src/server.js"]

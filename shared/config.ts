@@ -86,6 +86,13 @@ export interface AppConfig {
      */
     heartbeatSeconds: number;
   };
+  /** Where `/metrics` (Prometheus text) is served: a listener of its own, never the API port. */
+  metrics: {
+    /** METRICS_HOST, default HOST. */
+    host: string;
+    /** METRICS_PORT, default 9464 (the OpenTelemetry Prometheus exporter's); 0 = no metrics listener. */
+    port: number;
+  };
   readCache: {
     /**
      * Longest a cached read (e.g. the menu) may be served; 0 turns read caching off. Writes
@@ -179,6 +186,8 @@ const EnvSchema = z.object({
     .regex(/^\S+( \S+){4}$/, 'a 5-field cron expression, e.g. "17 * * * *"')
     .default('17 * * * *'),
   INBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(14),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  METRICS_HOST: z.string().min(1).optional(),
   READ_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   READ_CACHE_MAX_BYTES: z.coerce.number().int().min(1024).max(2 ** 34).default(64 * 1024 * 1024),
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
@@ -219,6 +228,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       `HTTP_CONNECTION_TIMEOUT_MS: must exceed 2 × DATABASE_ACQUIRE_TIMEOUT_MS + DATABASE_STATEMENT_TIMEOUT_MS (${longestDatabaseWaitMs} ms), so that a request waiting on the database still gets its answer`,
     ]);
   }
+  if (e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT && (e.METRICS_HOST ?? e.HOST) === e.HOST) {
+    throw new ConfigError(['METRICS_PORT: must differ from PORT (metrics have a listener of their own; 0 turns it off)']);
+  }
   if (e.DATABASE_DIRECT_URL && !e.DATABASE_URL) {
     throw new ConfigError(['DATABASE_DIRECT_URL: only meaningful with DATABASE_URL (the pooled URL it bypasses)']);
   }
@@ -255,6 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     databaseStartupTimeoutSeconds: e.DATABASE_STARTUP_TIMEOUT_SECONDS,
     events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS, heartbeatSeconds: e.EVENT_HEARTBEAT_SECONDS },
     retention: { cron: e.RETENTION_CRON, inboxDays: e.INBOX_RETENTION_DAYS },
+    metrics: { host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT },
     readCache: { ttlSeconds: e.READ_CACHE_TTL_SECONDS, maxBytes: e.READ_CACHE_MAX_BYTES },
     http: {
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,

@@ -86,7 +86,23 @@ export interface DatabaseHandle {
    * safe when several instances start at once.
    */
   migrate(): Promise<void>;
+  /**
+   * How the request pool is used now, as this process sees it (postgres.js has no pool
+   * statistics of its own): `max` connections it may open, `inUse` held by transactions
+   * (`transaction()`: each unit of work holds one from BEGIN to COMMIT), `waiting` transactions
+   * queued for a free connection. Statements sent on `db` outside a transaction (rare: start-up,
+   * grants) are not counted. On PGlite: `max` 1, `inUse` 0 or 1, `waiting` the transactions
+   * queued behind the running one.
+   */
+  poolStats(): PoolStats;
   close(): Promise<void>;
+}
+
+/** See {@link DatabaseHandle.poolStats}. */
+export interface PoolStats {
+  max: number;
+  inUse: number;
+  waiting: number;
 }
 
 /**
@@ -160,11 +176,13 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
       idle_timeout: 60,
       connection: { application_name: 'pos-api-probe' },
     });
+    const pool = { inUse: 0, waiting: 0 };
     return {
       kind: 'postgres',
       db,
       driver: { kind: 'postgres', url: config.url },
-      transaction: (settings, work) => reservedTransaction(client, limits.acquireTimeoutMs, { ...timeouts, ...settings }, work, logger),
+      transaction: (settings, work) => reservedTransaction(client, limits.acquireTimeoutMs, { ...timeouts, ...settings }, work, logger, pool),
+      poolStats: () => ({ max: config.poolMax, inUse: pool.inUse, waiting: pool.waiting }),
       ping: (timeoutMs = 2000) => withTimeout(probe`select 1`.then(() => true), timeoutMs),
       migrationsApplied: (timeoutMs = 2000) =>
         withTimeout(
@@ -210,15 +228,24 @@ export async function openDatabase(config: DatabaseConfig, options: { onQuery?: 
     client = await PGlite.create({ fs: new OwnerOnlyNodeFS(config.dataDir) });
   }
   const db = drizzlePglite({ client, ...(logger ? { logger } : {}) }) as unknown as Database;
+  // PGlite runs one transaction at a time; the others wait for it.
+  let transactions = 0;
   return {
     kind: 'pglite',
     db,
     driver: { kind: 'pglite', client },
-    transaction: (settings, work) =>
-      db.transaction(async (tx) => {
-        for (const [name, value] of Object.entries(settings)) await tx.execute(sql`select set_config(${name}, ${value}, true)`);
-        return work(tx as unknown as Transaction);
-      }),
+    async transaction(settings, work) {
+      transactions++;
+      try {
+        return await db.transaction(async (tx) => {
+          for (const [name, value] of Object.entries(settings)) await tx.execute(sql`select set_config(${name}, ${value}, true)`);
+          return work(tx as unknown as Transaction);
+        });
+      } finally {
+        transactions--;
+      }
+    },
+    poolStats: () => ({ max: 1, inUse: Math.min(transactions, 1), waiting: Math.max(0, transactions - 1) }),
     ping: (timeoutMs = 2000) => withTimeout(client.query('select 1').then(() => true), timeoutMs),
     migrationsApplied: (timeoutMs = 2000) =>
       withTimeout(
@@ -444,8 +471,31 @@ async function reservedTransaction<T>(
   settings: Record<string, string>,
   work: (tx: Transaction) => Promise<T>,
   logger: { logQuery: (query: string, params: unknown[]) => void } | undefined,
+  pool: { inUse: number; waiting: number },
 ): Promise<T> {
-  const connection = await reserveWithin(client, acquireTimeoutMs);
+  let connection: postgres.ReservedSql;
+  pool.waiting++;
+  try {
+    connection = await reserveWithin(client, acquireTimeoutMs);
+  } finally {
+    pool.waiting--;
+  }
+  pool.inUse++;
+  try {
+    return await inReservedTransaction(client, connection, settings, work, logger);
+  } finally {
+    pool.inUse--;
+  }
+}
+
+/** The body of {@link reservedTransaction} once `connection` is reserved. */
+async function inReservedTransaction<T>(
+  client: PostgresClient,
+  connection: postgres.ReservedSql,
+  settings: Record<string, string>,
+  work: (tx: Transaction) => Promise<T>,
+  logger: { logQuery: (query: string, params: unknown[]) => void } | undefined,
+): Promise<T> {
   let driverConnection: DriverConnection | undefined;
   let reservation: unknown;
   let lost: DatabaseUnavailable | undefined;

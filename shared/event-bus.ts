@@ -7,7 +7,9 @@ import type { AppConfig } from './config.ts';
 import { isTransientDatabaseError } from './database-errors.ts';
 import { newId } from './ids.ts';
 import { kernelSchema } from './idempotency.ts';
+import { currentTraceContext, inSpan, spanContextOf, type EventTraceContext } from './telemetry.ts';
 import { TENANT_ROLE, type UnitOfWork } from './unit-of-work.ts';
+import { SpanKind, type Link, type Tracer } from '@opentelemetry/api';
 
 /**
  * A domain event: something that happened in one module that others may react to. Declared with
@@ -21,6 +23,12 @@ export interface DomainEvent<TType extends string = string, TPayload = unknown> 
   /** ISO 8601 UTC instant at which the change was made. */
   occurredAt: string;
   payload: TPayload;
+  /**
+   * W3C trace context of the span that published the event (set by the event bus when tracing
+   * is on): the handler's span links to it. Absent on events published with tracing off, and on
+   * events written before this field existed; both are handled the same.
+   */
+  trace?: EventTraceContext;
 }
 
 /** The event of a queued job, without the queue's own bookkeeping. */
@@ -83,6 +91,26 @@ declare module 'fastify' {
   }
 }
 
+/** Span links to the publishers of `events` (those that carry a trace context). */
+function linksTo(events: DomainEvent[]): Link[] {
+  return events.flatMap((event) => {
+    const context = spanContextOf(event.trace);
+    return context ? [{ context, attributes: { 'messaging.message.id': event.id } }] : [];
+  });
+}
+
+/** Attributes of an event handler's span (OpenTelemetry messaging conventions where they fit). */
+function eventAttributes(queue: string, event: DomainEvent) {
+  return {
+    'messaging.system': 'pg-boss',
+    'messaging.operation.type': 'process',
+    'messaging.destination.name': queue,
+    'messaging.message.id': event.id,
+    'pos.event.type': event.type,
+    'pos.tenant_id': event.tenantId,
+  };
+}
+
 const queueName = (subscriber: string, type: string) => `${subscriber}.${type}`;
 
 /**
@@ -121,7 +149,8 @@ export const WAKE_AFTER_MS = 100;
  * workers start only when `config.events.delivery` is on.
  */
 export const eventBusPlugin = fp(
-  async (app: FastifyInstance, opts: { events: AppConfig['events'] }) => {
+  async (app: FastifyInstance, opts: { events: AppConfig['events']; tracer?: Tracer }) => {
+    const { tracer } = opts;
     const driver = app.database.driver;
     const boss =
       driver.kind === 'postgres'
@@ -156,24 +185,33 @@ export const eventBusPlugin = fp(
      * order. A handler that throws rolls back the whole group; `onHandlerError` learns which
      * event it was.
      */
-    const handleGroup = async (subscriber: string, handler: EventHandler<DomainEvent>, tenantId: string, events: DomainEvent[], onHandlerError: (event: DomainEvent) => void) => {
-      await app.runInTenant(tenantId, async (uow) => {
-        const fresh = await uow.tx
-          .insert(inbox)
-          .values(events.map((event) => ({ tenantId, subscriber, eventId: event.id, eventType: event.type, occurredAt: new Date(event.occurredAt) })))
-          .onConflictDoNothing()
-          .returning({ eventId: inbox.eventId });
-        const claimed = new Set(fresh.map((row) => row.eventId));
-        for (const event of events) {
-          if (!claimed.has(event.id)) continue; // already handled: a redelivery
-          try {
-            await handler(uow, event);
-          } catch (error) {
-            onHandlerError(event);
-            throw error;
+    const handleGroup = async (queue: string, subscriber: string, handler: EventHandler<DomainEvent>, tenantId: string, events: DomainEvent[], onHandlerError: (event: DomainEvent) => void) => {
+      const handleAll = () =>
+        app.runInTenant(tenantId, async (uow) => {
+          const fresh = await uow.tx
+            .insert(inbox)
+            .values(events.map((event) => ({ tenantId, subscriber, eventId: event.id, eventType: event.type, occurredAt: new Date(event.occurredAt) })))
+            .onConflictDoNothing()
+            .returning({ eventId: inbox.eventId });
+          const claimed = new Set(fresh.map((row) => row.eventId));
+          for (const event of events) {
+            if (!claimed.has(event.id)) continue; // already handled: a redelivery
+            try {
+              if (tracer) {
+                await inSpan(tracer, `${subscriber} handles ${event.type}`, { links: linksTo([event]), attributes: eventAttributes(queue, event) }, () => handler(uow, event));
+              } else {
+                await handler(uow, event);
+              }
+            } catch (error) {
+              onHandlerError(event);
+              throw error;
+            }
           }
-        }
-      });
+        });
+      // Tracing: each batch starts a trace of its own (root CONSUMER span), linked to the traces
+      // that published its events; each handled event gets a span linked to its publisher.
+      if (!tracer) return handleAll();
+      return inSpan(tracer, `process ${queue}`, { root: true, kind: SpanKind.CONSUMER, links: linksTo(events), attributes: { 'messaging.system': 'pg-boss', 'messaging.operation.type': 'process', 'messaging.destination.name': queue, 'messaging.batch.message_count': events.length, 'pos.tenant_id': tenantId } }, handleAll);
     };
 
     type JobResult = { id: string; status: 'completed' } | { id: string; status: 'failed'; output: { message: string } };
@@ -218,7 +256,7 @@ export const eventBusPlugin = fp(
       for (const [tenantId, group] of byTenant) {
         let culprit: DomainEvent | undefined;
         try {
-          await handleGroup(subscriber, handler, tenantId, group.map((job) => eventOf(job.data)), (event) => void (culprit = event));
+          await handleGroup(queue, subscriber, handler, tenantId, group.map((job) => eventOf(job.data)), (event) => void (culprit = event));
           for (const job of group) results.set(job.id, { id: job.id, status: 'completed' });
           continue;
         } catch (error) {
@@ -229,7 +267,7 @@ export const eventBusPlugin = fp(
         for (const job of group) {
           if (results.has(job.id)) continue;
           try {
-            await handleGroup(subscriber, handler, tenantId, [eventOf(job.data)], () => {});
+            await handleGroup(queue, subscriber, handler, tenantId, [eventOf(job.data)], () => {});
             results.set(job.id, { id: job.id, status: 'completed' });
           } catch (error) {
             await fail(job, error);
@@ -269,7 +307,12 @@ export const eventBusPlugin = fp(
             });
           });
         }
-        buffer.push(...events);
+        if (tracer) {
+          const trace = currentTraceContext();
+          buffer.push(...(trace ? events.map((event) => (event.trace ? event : { ...event, trace })) : events));
+        } else {
+          buffer.push(...events);
+        }
       },
       subscribe(type, subscriber, handler) {
         if (started) throw new Error(`subscribe(${type}, ${subscriber}) after the event bus started`);

@@ -19,8 +19,10 @@
  * dependencies) and the Fastify docs' advice to prefer explicit plugin options / `getDecorator`
  * over global type augmentation (fastify.dev, "Decorators", TypeScript).
  */
+import type { Tracer } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import type { DomainEvent, EventHandler } from './event-bus.ts';
+import { traceGateway } from './telemetry.ts';
 import type { UnitOfWork } from './unit-of-work.ts';
 
 /** Kebab-case module name: lower-case letters and digits, words joined by single hyphens. */
@@ -128,9 +130,11 @@ export interface ModuleHost {
 
 /**
  * Creates the host that registers modules into `app` under `prefix` (e.g. `/api/v1`, set once
- * here for every module's routes).
+ * here for every module's routes). Given a `tracer` (tracing on), each gateway a module receives
+ * in `deps` is wrapped so that every call opens a span `<caller> → <module>.<method>`
+ * (shared/telemetry.ts, `traceGateway`); without one, modules get the gateways themselves.
  */
-export function createModuleHost(app: FastifyInstance, { prefix }: { prefix: string }): ModuleHost {
+export function createModuleHost(app: FastifyInstance, { prefix, tracer }: { prefix: string; tracer?: Tracer }): ModuleHost {
   const registered: RegisteredModule[] = [];
   return {
     modules: () => registered,
@@ -171,10 +175,14 @@ export function createModuleHost(app: FastifyInstance, { prefix }: { prefix: str
         },
       };
 
+      const given = tracer
+        ? Object.fromEntries(Object.entries(deps).map(([dep, g]) => [dep, typeof g === 'object' && g !== null ? traceGateway(g, tracer, name, dep) : g]))
+        : deps;
+
       let gateway: unknown;
       await app.register(
         async (scope) => {
-          gateway = await module.setup(scope, { deps: deps as never, options: (wiring as { options?: unknown } | undefined)?.options as never, events });
+          gateway = await module.setup(scope, { deps: given as never, options: (wiring as { options?: unknown } | undefined)?.options as never, events });
         },
         { prefix },
       );

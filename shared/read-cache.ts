@@ -38,12 +38,18 @@ export interface ReadCacheOptions<V> {
   sizeOf?: (value: V) => number;
 }
 
-/** What one read cache holds now: its estimated `bytes` (≤ `maxBytes`), its entries and tenants. */
+/**
+ * What one read cache holds now: its estimated `bytes` (≤ `maxBytes`), its entries and tenants;
+ * and since the app started, the reads it answered (`hits`) and those that went to the database
+ * (`misses`, including every read while the cache is off or not coherent).
+ */
 export interface ReadCacheStats {
   bytes: number;
   maxBytes: number;
   entries: number;
   tenants: number;
+  hits: number;
+  misses: number;
 }
 
 declare module 'fastify' {
@@ -131,6 +137,8 @@ export const readCachePlugin = fp(
       });
       // Bumped by every invalidation: a load that saw it change may hold pre-write data.
       let epoch = 0;
+      let hits = 0;
+      let misses = 0;
       const drop = (tenantId: string) => {
         epoch++;
         tenants.delete(tenantId);
@@ -144,14 +152,18 @@ export const readCachePlugin = fp(
         stats: () => {
           let entries = 0;
           for (const map of tenants.values()) entries += map.size;
-          return { bytes: tenants.calculatedSize, maxBytes: opts.maxBytes, entries, tenants: tenants.size };
+          return { bytes: tenants.calculatedSize, maxBytes: opts.maxBytes, entries, tenants: tenants.size, hits, misses };
         },
       });
       return {
         async get(tenantId, key, load) {
           const now = Date.now();
           const hit = coherent() ? tenants.get(tenantId)?.get(key) : undefined;
-          if (hit && hit.expiresAt > now) return hit.value;
+          if (hit && hit.expiresAt > now) {
+            hits++;
+            return hit.value;
+          }
+          misses++;
           const started = epoch;
           const value = await load();
           if (ttlMs > 0 && epoch === started && coherent()) {

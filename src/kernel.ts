@@ -9,11 +9,13 @@ import { openDatabase, type DatabaseHandle } from '../shared/database.ts';
 import { eventBusPlugin } from '../shared/event-bus.ts';
 import { idempotencyPlugin } from '../shared/idempotency.ts';
 import { databasePlugin } from '../shared/kernel-plugins.ts';
+import { metricsPlugin } from '../shared/metrics.ts';
 import { createModuleHost, type ModuleHost } from '../shared/module.ts';
 import { problemDetailsPlugin } from '../shared/problem-details.ts';
 import { readCachePlugin } from '../shared/read-cache.ts';
 import { retentionPlugin } from '../shared/retention.ts';
 import { zodResponseSerializerCompiler } from '../shared/response-serializer.ts';
+import type { Tracing } from '../shared/telemetry.ts';
 import { apiDocsPlugin } from './api-docs.ts';
 import { httpServerOptions, limitConnections } from './http-server-options.ts';
 import { serviceRoutes } from './service-routes.ts';
@@ -35,12 +37,18 @@ export interface KernelOptions {
    * module booted alone in a test may pass `() => async () => true`.
    */
   sessionCheck: (app: FastifyInstance) => SessionCheck;
+  /**
+   * Tracing, when on (src/telemetry.ts `startTracing`): a span per HTTP request, gateway call,
+   * unit of work and handled event. Absent = tracing off, and none of that code runs.
+   */
+  tracing?: Tracing;
 }
 
 /**
- * The Fastify instance with the shared kernel loaded and no module yet: HTTP hardening, problem
- * details, database and unit of work, read cache, auth guard, idempotency, event bus, data retention, API docs
- * and the service routes (`/health`, `/ready`). Returns the app and the {@link ModuleHost} that
+ * The Fastify instance with the shared kernel loaded and no module yet: request tracing (when
+ * on), HTTP hardening, problem details, database and unit of work, read cache, auth guard,
+ * idempotency, event bus, data retention, metrics (served by `app.metrics.listen`), API docs and
+ * the service routes (`/health`, `/ready`). Returns the app and the {@link ModuleHost} that
  * registers modules under {@link API_PREFIX}. Used by the composition root (src/app.ts) and by
  * tests that boot one module alone (test/support/module-test.ts).
  */
@@ -61,6 +69,9 @@ export async function buildKernel(config: AppConfig, options: KernelOptions): Pr
     ...httpServerOptions(config.http),
   });
   limitConnections(app, config.http.maxConnections);
+  // First, so that every hook and route registered after it runs inside the request's span.
+  const tracer = options.tracing?.tracer;
+  if (options.tracing) await app.register(options.tracing.fastifyPlugin);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(zodResponseSerializerCompiler);
 
@@ -81,14 +92,15 @@ export async function buildKernel(config: AppConfig, options: KernelOptions): Pr
   });
 
   await app.register(problemDetailsPlugin);
-  await app.register(databasePlugin, { database });
+  await app.register(databasePlugin, { database, ...(tracer ? { tracer } : {}) });
   await app.register(readCachePlugin, config.readCache);
   await app.register(authGuardPlugin, { ...config.jwt, sessionCheck: options.sessionCheck(app) });
   await app.register(idempotencyPlugin);
-  await app.register(eventBusPlugin, { events: config.events });
+  await app.register(eventBusPlugin, { events: config.events, ...(tracer ? { tracer } : {}) });
   await app.register(retentionPlugin, { ...config.retention, scheduled: config.events.delivery });
+  await app.register(metricsPlugin);
   await app.register(apiDocsPlugin);
   await app.register(serviceRoutes, { eventDelivery: config.events.delivery });
 
-  return { app, modules: createModuleHost(app, { prefix: API_PREFIX }) };
+  return { app, modules: createModuleHost(app, { prefix: API_PREFIX, ...(tracer ? { tracer } : {}) }) };
 }

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, type AppConfig } from '../shared/config.ts';
 import { isDatabaseUnavailable } from '../shared/database-errors.ts';
 import { openDatabase, type DatabaseHandle } from '../shared/database.ts';
 import { buildApp } from './app.ts';
+import { startTracing } from './telemetry.ts';
 
 /** Exit code when the database did not answer within DATABASE_STARTUP_TIMEOUT_SECONDS (sysexits EX_UNAVAILABLE). */
 export const EXIT_DATABASE_UNAVAILABLE = 69;
@@ -25,13 +26,21 @@ async function main() {
   }
   const log = pino({ level: config.logLevel });
   const started = Date.now();
+  // Off unless OTEL_TRACES_EXPORTER or an OTLP endpoint is set (src/telemetry.ts).
+  const telemetry = startTracing();
   const database = await openDatabase(config.database);
   await waitForDatabase(database, config, log);
-  const app = await buildApp(config, { database, skipMigrations: true });
+  const app = await buildApp(config, { database, skipMigrations: true, ...(telemetry ? { tracing: telemetry.tracing } : {}) });
   installCrashPolicy(app.log, () => shutdown('uncaughtException', EXIT_SOFTWARE));
   await app.listen({ host: config.host, port: config.port });
+  const metrics = await app.metrics.listen(config.metrics);
   app.log.info(
-    { database: config.database.kind === 'pglite' ? `embedded PGlite at ${config.database.dataDir}` : `PostgreSQL at ${describeUrl(config.database.url)}`, readyInMs: Date.now() - started },
+    {
+      database: config.database.kind === 'pglite' ? `embedded PGlite at ${config.database.dataDir}` : `PostgreSQL at ${describeUrl(config.database.url)}`,
+      metrics: metrics ? `http://${config.metrics.host}:${metrics.port}/metrics` : 'off (METRICS_PORT=0)',
+      tracing: telemetry ? 'on' : 'off',
+      readyInMs: Date.now() - started,
+    },
     `POS API ready; docs at http://${config.host}:${config.port}/docs`,
   );
 
@@ -41,16 +50,20 @@ async function main() {
     closing = true;
     app.log.info({ reason }, 'shutting down: finishing in-flight requests');
     const force = setTimeout(() => process.exit(exitCode || 1), 10_000).unref();
-    app.close().then(() => database.close()).then(
-      () => {
-        clearTimeout(force);
-        process.exit(exitCode);
-      },
-      (error: unknown) => {
-        app.log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    app
+      .close()
+      .then(() => database.close())
+      .then(() => telemetry?.shutdown().catch((error: unknown) => app.log.warn({ err: error }, 'exporting the last spans failed')))
+      .then(
+        () => {
+          clearTimeout(force);
+          process.exit(exitCode);
+        },
+        (error: unknown) => {
+          app.log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   }
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => shutdown(signal, 0));
 }
