@@ -130,6 +130,7 @@ async function main() {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(port),
+    METRICS_PORT: '0',
     HOST,
     PGLITE_DATA_DIR: 'memory://',
     LOG_LEVEL: 'warn',

@@ -80,7 +80,7 @@ async function startChild(script: string, env: Record<string, string>, readyPath
   const profiling = args.profile && script === 'src/server.ts' ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench', 'profiles')] : [];
   const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...profiling, script], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...env },
+    env: { ...process.env, PORT: String(port), METRICS_PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   children.push(child);

@@ -172,7 +172,7 @@ async function createRoles(cluster: PrivateCluster) {
 function spawnInstance(instance: Instance, env: Record<string, string>) {
   const child = spawn(resolve(APP_DIR, 'node_modules/.bin/node'), ['--disable-warning=ExperimentalWarning', 'src/server.ts'], {
     cwd: APP_DIR,
-    env: { ...process.env, ...env, PORT: String(instance.port) },
+    env: { ...process.env, ...env, PORT: String(instance.port), METRICS_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const keep = (d: Buffer) => {

@@ -69,7 +69,7 @@ async function spawnServer(env: Record<string, string>) {
   const port = await freePort();
   const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/server.ts'], {
     cwd: root,
-    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: 'fault-test-secret-that-is-long-enough', ...env },
+    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', PORT: String(port), METRICS_PORT: '0', HOST: '127.0.0.1', JWT_SECRET: 'fault-test-secret-that-is-long-enough', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -241,6 +241,7 @@ describe('starting with no database at all', () => {
         NODE_ENV: 'test',
         LOG_LEVEL: 'info',
         PORT: String(await freePort()),
+        METRICS_PORT: '0',
         JWT_SECRET: 'startup-test-secret-that-is-long-enough',
         DATABASE_URL: `postgres://pos_api@127.0.0.1:${dead}/pos`,
         DATABASE_STARTUP_TIMEOUT_SECONDS: '3',

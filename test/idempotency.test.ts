@@ -157,7 +157,7 @@ describe.skipIf(!onRealPostgres())('Idempotency-Key liveness comes from the data
     const port = await freePort();
     const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/server.ts'], {
       cwd: root,
-      env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: (db.config as { url: string }).url, JWT_SECRET },
+      env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: String(port), METRICS_PORT: '0', HOST: '127.0.0.1', DATABASE_URL: (db.config as { url: string }).url, JWT_SECRET },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     children.push(child);

@@ -61,8 +61,10 @@ export async function createPrivateCluster(settings: Record<string, string> = {}
     `-p ${port}`,
     `-k ${base}`,
     "-c listen_addresses='127.0.0.1'",
+    // Fast but still durable against what the tests do (stopping the server, never the OS): no
+    // fsync, but commits wait for their WAL write (synchronous_commit stays on), so an acknowledged
+    // commit survives `pg_ctl stop -m immediate`.
     '-c fsync=off',
-    '-c synchronous_commit=off',
     '-c full_page_writes=off',
     ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`),
   ].join(' ');
