@@ -37,8 +37,8 @@ export interface AccessTokenClaims {
 export type SessionCheck = (session: { tenantId: string; userId: string; sessionId: string }) => Promise<boolean>;
 
 /** `iss` and `aud` of access tokens: this API issues them for itself only. */
-export const ACCESS_TOKEN_ISSUER = 'pos-api';
-export const ACCESS_TOKEN_AUDIENCE = 'pos-api';
+const ACCESS_TOKEN_ISSUER = 'pos-api';
+const ACCESS_TOKEN_AUDIENCE = 'pos-api';
 /** Clock skew tolerated on `exp`, `nbf` and `iat` between instances (seconds). */
 const CLOCK_TOLERANCE_SECONDS = 1;
 
@@ -89,7 +89,7 @@ declare module 'fastify' {
 }
 
 /** OpenAPI security requirement for routes guarded by `requireRole`. */
-export const bearerAuth = [{ bearerAuth: [] }];
+const bearerAuth = [{ bearerAuth: [] }];
 
 /** Options of {@link authGuardPlugin}. */
 export interface AuthGuardOptions {

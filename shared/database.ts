@@ -109,7 +109,7 @@ export interface PoolStats {
  * Folder of the drizzle-kit generated SQL migrations (`drizzle/` at the repository root), found
  * from the sources (`shared/`) and from the compiled build (`dist/shared/`) alike.
  */
-export const MIGRATIONS_FOLDER = [new URL('../drizzle', import.meta.url), new URL('../../drizzle', import.meta.url)]
+const MIGRATIONS_FOLDER = [new URL('../drizzle', import.meta.url), new URL('../../drizzle', import.meta.url)]
   .map((url) => fileURLToPath(url))
   .find((path) => existsSync(path)) ?? fileURLToPath(new URL('../drizzle', import.meta.url));
 
@@ -420,7 +420,7 @@ class OwnerOnlyNodeFS extends NodeFS {
 }
 
 /** Defaults of the pool and server-side limits; see `PoolLimits` in shared/config.ts. */
-export const DEFAULT_POOL_LIMITS: Required<PoolLimits> = {
+const DEFAULT_POOL_LIMITS: Required<PoolLimits> = {
   connectTimeoutSeconds: 5,
   idleTimeoutSeconds: 30,
   maxLifetimeSeconds: 60,
@@ -609,7 +609,7 @@ const RESERVE_RETRY_MS = 3000;
  * The database cannot serve this request now (unreachable, connection lost, no free connection,
  * too many clients): worth retrying shortly. The HTTP layer answers 503 with `Retry-After`.
  */
-export class DatabaseUnavailable extends Error {
+class DatabaseUnavailable extends Error {
   readonly code = 'DATABASE_UNAVAILABLE';
   constructor(message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
@@ -659,7 +659,7 @@ async function withTimeout(check: Promise<boolean>, timeoutMs: number): Promise<
  * Thrown when COMMIT answered ROLLBACK: a statement whose answer nobody awaited (a pipelined one,
  * see `UnitOfWork.pipeline`) failed and aborted the transaction. Nothing was committed.
  */
-export class TransactionRolledBack extends Error {
+class TransactionRolledBack extends Error {
   constructor() {
     super('the transaction was rolled back at COMMIT because one of its statements failed');
     this.name = 'TransactionRolledBack';

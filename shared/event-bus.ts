@@ -349,7 +349,7 @@ export const eventBusPlugin = fp(
       };
       const retry = { retryLimit: opts.events.retryLimit, retryDelay: opts.events.retryDelaySeconds, retryBackoff: true, retryDelayMax: 300 };
       for (const [, list] of handlers) {
-        for (const { queue, subscriber, handler } of list) {
+        for (const { queue } of list) {
           const parked = `${queue}.parked`;
           await boss.createQueue(parked, { retryLimit: 0 });
           await boss.createQueue(queue, { ...retry, deadLetter: parked, notify: false, heartbeatSeconds: opts.events.heartbeatSeconds });

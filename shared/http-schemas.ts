@@ -64,9 +64,9 @@ export function QueryInt(min: number, max: number) {
 }
 
 /** Earliest instant a request may name: 1970-01-01T00:00:00Z. */
-export const MIN_INSTANT = new Date('1970-01-01T00:00:00Z');
+const MIN_INSTANT = new Date('1970-01-01T00:00:00Z');
 /** Latest instant a request may name: 9999-12-31T00:00:00Z (a day of margin for local-time arithmetic). */
-export const MAX_INSTANT = new Date('9999-12-31T00:00:00Z');
+const MAX_INSTANT = new Date('9999-12-31T00:00:00Z');
 
 /**
  * An ISO 8601 date-time with `Z` or an offset, naming an instant between {@link MIN_INSTANT} and
@@ -126,7 +126,7 @@ export function toPage<T>(
 }
 
 /** Media type of every successful JSON body. */
-export const JSON_CONTENT_TYPE = 'application/json';
+const JSON_CONTENT_TYPE = 'application/json';
 
 /** A named example of a request or response body (OpenAPI Example Object). */
 export interface BodyExample {

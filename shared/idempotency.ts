@@ -242,7 +242,7 @@ export const idempotencyPlugin = fp(
       } catch (error) {
         if (error instanceof KeyDecision) {
           if (error.replay) return replay(reply, error.replay);
-          throw error.problem;
+          throw error.problem ?? error;
         }
         if (entered && error instanceof ProblemError && error.status < 500) {
           // The effect rolled back; store the 4xx in a transaction of its own, under the lock

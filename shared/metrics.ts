@@ -26,7 +26,7 @@ import fp from 'fastify-plugin';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** How long queue figures read from pg-boss are reused between scrapes, in milliseconds. */
-export const EVENT_BACKLOG_CACHE_MS = 5000;
+const EVENT_BACKLOG_CACHE_MS = 5000;
 
 /** The app's metrics: its registry, and the listener that serves it. */
 export interface MetricsPort {

@@ -69,7 +69,7 @@ export const problems = {
 };
 
 /** Prefix of every problem type this API defines (`urn:problem:pos:<slug>`); `about:blank` is the other type. */
-export const PROBLEM_TYPE_PREFIX = 'urn:problem:pos:';
+const PROBLEM_TYPE_PREFIX = 'urn:problem:pos:';
 
 /** One entry of a problem's `errors`: the field (dotted path) and what is wrong with it. */
 export const FieldErrorSchema = z.object({
@@ -90,7 +90,7 @@ const problemMembers = {
  * its own problem type ({@link defineProblem}); this one is for clients that handle errors
  * generically.
  */
-export const ProblemSchema = z
+const ProblemSchema = z
   .object({
     type: z.string().describe('`about:blank` or a `urn:problem:pos:<slug>` problem type'),
     status: z.number().int().min(400).max(599),
@@ -390,7 +390,7 @@ export function problemFor(error: FastifyError | ProblemError, request: FastifyR
  * …), which mean a value of the request got past validation. Connection and server errors are
  * other classes and stay 5xx.
  */
-export function isDataException(error: unknown): boolean {
+function isDataException(error: unknown): boolean {
   return sqlState(error)?.startsWith('22') ?? false;
 }
 

@@ -70,7 +70,7 @@ declare module 'fastify' {
  * 8, an object or array 16 plus, per member, 8 for the slot and its key and value. Shared
  * sub-objects are counted once; it is an estimate for cache budgets, not an exact measure.
  */
-export function estimateBytes(value: unknown, seen = new Set<object>()): number {
+function estimateBytes(value: unknown, seen = new Set<object>()): number {
   switch (typeof value) {
     case 'string':
       return 16 + (/[^\u0000-\u00ff]/.test(value) ? 2 : 1) * value.length;
@@ -97,7 +97,7 @@ export function estimateBytes(value: unknown, seen = new Set<object>()): number 
 const ENTRY_OVERHEAD_BYTES = 64;
 
 /** The NOTIFY channel every read cache of every instance shares; payload `<cache name>:<tenant id>`. */
-export const READ_CACHE_CHANNEL = 'pos_read_cache';
+const READ_CACHE_CHANNEL = 'pos_read_cache';
 
 interface Entry<V> {
   value: V;

@@ -6,10 +6,10 @@ import { queryRows, type Database } from './database.ts';
  * hours behind UTC). PostgreSQL would read the same text in `AT TIME ZONE '-03:00'` as a POSIX
  * zone with the sign inverted (three hours *ahead*), so offsets are passed as an `interval`.
  */
-export const UTC_OFFSET = /^[+-](0\d|1[0-5]):[0-5]\d$/;
+const UTC_OFFSET = /^[+-](0\d|1[0-5]):[0-5]\d$/;
 
 /** The zone used when a stored one is not usable (see {@link TimeZoneCatalog.usable}). */
-export const FALLBACK_TIME_ZONE = 'UTC';
+const FALLBACK_TIME_ZONE = 'UTC';
 
 /**
  * The time zones this PostgreSQL server knows (`pg_timezone_names`), read once. `Intl` accepts

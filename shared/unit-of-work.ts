@@ -84,7 +84,7 @@ export function createUnitOfWorkRunner(
           onRollback: (hook) => rolledBack.push(hook),
         });
         // Hooks only queue their statements (pipelined), so COMMIT follows them in the same write.
-        if (committing.length > 0) await Promise.all(committing.map((hook) => hook()));
+        if (committing.length > 0) await Promise.all(committing.map(async (hook) => hook()));
         return value;
       });
       // In PostgreSQL any failed statement aborts the transaction, so COMMIT rolled back.

@@ -13,7 +13,7 @@ import {
 } from '../shared/problem-details.ts';
 
 /** Tags of the document, one per module plus the service endpoints, with what each covers. */
-export const API_TAGS = [
+const API_TAGS = [
   { name: 'service', description: 'Liveness and readiness of an instance, for load balancers and orchestrators. No authentication.' },
   {
     name: 'auth',
@@ -188,7 +188,7 @@ function refsIn(node: unknown, into: Set<string>): Set<string> {
  * Removes the schemas nothing references. fastify-type-provider-zod emits every registered zod
  * schema twice (input and output side); only the ones the operations use belong in the document.
  */
-export function pruneUnusedSchemas<T extends { components?: { schemas?: Record<string, unknown> } }>(doc: T): T {
+function pruneUnusedSchemas<T extends { components?: { schemas?: Record<string, unknown> } }>(doc: T): T {
   const schemas = doc.components?.schemas;
   if (!schemas) return doc;
   const prefix = '#/components/schemas/';

@@ -10,10 +10,10 @@ import { PROBLEM_CONTENT_TYPE, problemFor, sendProblem, type Problem } from '../
  * 1–128 characters of letters, digits and `. _ : = + / -` (UUIDs, ULIDs, trace ids); anything
  * else is replaced by a fresh UUID, so a client cannot put arbitrary text in our logs and answers.
  */
-export const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:=+/-]{1,128}$/;
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:=+/-]{1,128}$/;
 
 /** The request id of `req`: the client's `x-request-id` when acceptable ({@link CLIENT_REQUEST_ID}), else a new UUID. */
-export function requestIdOf(req: IncomingMessage): string {
+function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
   return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
 }
@@ -23,7 +23,7 @@ export function requestIdOf(req: IncomingMessage): string {
  * default is 30 s, which would let a slow client outlive a 10 s timeout by up to 30 s): a
  * quarter of the shorter timeout, between 50 ms and 1 s.
  */
-export function connectionsCheckingIntervalMs(http: AppConfig['http']): number {
+function connectionsCheckingIntervalMs(http: AppConfig['http']): number {
   return Math.min(1000, Math.max(50, Math.floor(Math.min(http.headersTimeoutMs, http.requestTimeoutMs) / 4)));
 }
 

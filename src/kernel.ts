@@ -21,7 +21,7 @@ import { httpServerOptions, limitConnections } from './http-server-options.ts';
 import { serviceRoutes } from './service-routes.ts';
 
 /** Where every module's routes live: `/api/v1/<module routes>`. */
-export const API_PREFIX = '/api/v1';
+const API_PREFIX = '/api/v1';
 
 /** Options of {@link buildKernel}. */
 export interface KernelOptions {

@@ -19,7 +19,7 @@ import type { FastifyPluginCallback } from 'fastify';
 import type { Tracing } from '../shared/telemetry.ts';
 
 /** Name of the tracer of the kernel's own spans (the instrumentation scope). */
-export const TRACER_NAME = 'pos-api';
+const TRACER_NAME = 'pos-api';
 
 const truthy = (value: string | undefined) => /^(true|1)$/i.test(value?.trim() ?? '');
 

@@ -10,7 +10,7 @@ import { createAuthService, toTenantProfile } from './service.ts';
 export { createSessionChecker, type SessionChecker } from './session-check.ts';
 
 /** How long an instance reuses a tenant profile (currency, tax rate, time zone) it has read. */
-export const TENANT_CACHE_MS = 30_000;
+const TENANT_CACHE_MS = 30_000;
 
 /** Options of the auth module (from the app configuration). */
 export interface AuthModuleOptions {

@@ -88,7 +88,7 @@ export type PasswordHasher = ReturnType<typeof createPasswordHasher>;
 const COMMON = new Set(COMMON_PASSWORDS);
 
 /** True when `password`, compared case-insensitively, is one of the 10,000 most common passwords. */
-export function isCommonPassword(password: string): boolean {
+function isCommonPassword(password: string): boolean {
   return COMMON.has(password.toLowerCase());
 }
 

@@ -24,13 +24,13 @@ export interface StaffView {
 const invalidCredentials = () => authProblems.invalidCredentials.create('The tenant, email or password is wrong.', {});
 
 /** Lower-cases and trims an email so that lookups are case-insensitive. */
-export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+const normalizeEmail = (email: string) => email.trim().toLowerCase();
 
 /**
  * URL-safe slug from a restaurant name: ASCII letters and digits joined by single dashes, at most
  * 40 characters (`"Luigi's Café!"` → `luigis-cafe`); `restaurant` when nothing is left.
  */
-export function slugify(name: string): string {
+function slugify(name: string): string {
   const slug = name
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')

@@ -7,7 +7,7 @@ import { sessions } from './sessions.ts';
  * How long an instance trusts its last answer for one session (ms). Logout and deactivation
  * reach every instance within this plus one database round trip; the issue asks for 5 s.
  */
-export const SESSION_CHECK_CACHE_MS = 2_000;
+const SESSION_CHECK_CACHE_MS = 2_000;
 /** Sessions remembered per instance (least recently used dropped first). */
 const SESSION_CHECK_CACHE_SIZE = 50_000;
 

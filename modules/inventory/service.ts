@@ -22,7 +22,7 @@ export interface StockLevelView {
   updatedAt: string;
 }
 
-export const toStockLevelView = (r: StockLevelRow): StockLevelView => ({
+const toStockLevelView = (r: StockLevelRow): StockLevelView => ({
   menuItemId: r.menuItemId,
   onHand: r.onHand,
   lowStockThreshold: r.lowStockThreshold,

@@ -3,9 +3,9 @@ import type { CardPaymentCollected, CardPaymentRefunded } from './gateway.ts';
 import type { PaymentProvider } from './payment-provider.ts';
 
 /** Idempotency key of the provider call that captures payment `paymentId` (the same on every retry). */
-export const captureKey = (paymentId: string) => `capture:${paymentId}`;
+const captureKey = (paymentId: string) => `capture:${paymentId}`;
 /** Idempotency key of the provider call that refunds payment `paymentId` (the same on every retry). */
-export const refundKey = (paymentId: string) => `refund:${paymentId}`;
+const refundKey = (paymentId: string) => `refund:${paymentId}`;
 
 /**
  * The payments module's reactions to its own card events: the provider calls that must follow a

@@ -6,7 +6,7 @@ import { PAYMENT_METHODS, PAYMENT_STATUSES } from './schema.ts';
 import type { PaymentsService } from './service.ts';
 
 /** A payment in API responses; amounts in minor units of `currency`. */
-export const PaymentSchema = z
+const PaymentSchema = z
   .object({
     id: z.uuid(),
     orderId: z.uuid(),

@@ -11,7 +11,7 @@ import type { CardPaymentCollected, CardPaymentRefunded, PaymentInstruction, Pay
 import type { PaymentProvider } from './payment-provider.ts';
 import { paymentsRepository as repo, type PaymentRow } from './repository.ts';
 
-export const toPaymentView = (r: PaymentRow): PaymentView => ({
+const toPaymentView = (r: PaymentRow): PaymentView => ({
   id: r.id,
   orderId: r.orderId,
   method: r.method,

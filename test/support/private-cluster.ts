@@ -4,7 +4,6 @@ import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import postgres from 'postgres';
 import { freePort } from './free-port.ts';
 export { freePort };
 
@@ -16,7 +15,7 @@ const run = (binary: string, args: string[], opts: { timeout: number }) =>
   asRoot ? execFileAsync('runuser', ['-u', 'postgres', '--', binary, ...args], opts) : execFileAsync(binary, args, opts);
 
 /** Where the PostgreSQL server binaries are (override with `PG_BIN`). */
-export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 
 /** Why private-cluster tests cannot run here, or undefined when they can (initdb and pg_ctl exist). */
 export const privateClusterUnavailable = (): string | undefined =>
@@ -89,19 +88,4 @@ export async function createPrivateCluster(settings: Record<string, string> = {}
       await rm(base, { recursive: true, force: true });
     },
   };
-}
-
-/**
- * Sets up the documented production roles on a fresh cluster: the app logs in as `pos_api`, a
- * member of `pos_app` that is neither superuser nor owner of anything, with CREATE on the
- * database (pg-boss makes its schema at start). Returns its URL.
- */
-export async function createAppLogin(cluster: PrivateCluster, password = 'pos-api-secret'): Promise<string> {
-  const admin = postgres(cluster.url(), { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`create role pos_api login password '${password}' nosuperuser nocreatedb nocreaterole`);
-  } finally {
-    await admin.end();
-  }
-  return cluster.url({ user: 'pos_api', password });
 }

@@ -83,7 +83,7 @@ export async function rawRequest(port: number, request: string, maxMs = 5000): P
         tryParse(true);
       } catch (error) {
         clearTimeout(timer);
-        reject(error);
+        reject(error instanceof Error ? error : new Error(String(error)));
       }
       clearTimeout(timer);
       reject(new Error(`connection closed without a response: ${JSON.stringify(data.slice(0, 200))}`));
