@@ -1,23 +1,15 @@
 import { z } from 'zod';
 import { defineProblem } from '../../shared/problem-details.ts';
-import { MAX_ON_HAND } from './schema.ts';
+import { inventoryGatewayProblems, MAX_ON_HAND } from './gateway.ts';
 
 const Units = z.number().int().min(0).max(MAX_ON_HAND);
 
-/** Problems of the inventory module: thrown by its service and gateway, documented by its routes and (through the gateway) by orders. */
+/**
+ * Problems of the inventory module: thrown by its service and gateway, documented by its routes.
+ * Those the gateway throws are defined in gateway.ts (orders documents them too).
+ */
 export const inventoryProblems = {
-  insufficientStock: defineProblem({
-    id: 'InsufficientStockProblem',
-    status: 409,
-    slug: 'insufficient-stock',
-    title: 'Insufficient stock',
-    description: 'Not enough stock of a tracked menu item: nothing was changed.',
-    extensions: {
-      menuItemId: z.uuid().describe('The item short of stock'),
-      onHand: Units.describe('Units on hand now'),
-      requested: z.number().int().min(1).optional().describe('Units an order asked for (orders only)'),
-    },
-  }),
+  ...inventoryGatewayProblems,
   stockLimitExceeded: defineProblem({
     id: 'StockLimitExceededProblem',
     status: 409,

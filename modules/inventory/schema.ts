@@ -13,12 +13,8 @@ export const ADJUSTMENT_REASONS = ['delivery', 'waste', 'count', 'correction'] a
  */
 export type MovementReason = (typeof ADJUSTMENT_REASONS)[number] | 'sale' | 'cancellation';
 
-/**
- * Most units of one item that a count or an adjustment may leave on hand (one million). Keeps
- * `on_hand` (int4, at most 2,147,483,647) far from overflowing; only a cancellation may restore
- * stock above it (what its order took), and that is capped at the int4 maximum.
- */
-export const MAX_ON_HAND = 1_000_000;
+/** Most units of one item that a count or an adjustment may leave on hand: part of the contract (gateway.ts). */
+export { MAX_ON_HAND } from './gateway.ts';
 
 /** Largest value of an int4 column (2^31 - 1). */
 export const INT4_MAX = 2_147_483_647;

@@ -2,7 +2,10 @@
  * Public contract of the payments module (bounded context: money taken and given back).
  * The only file of this module that other modules may import.
  */
+import { z } from 'zod';
 import type { DomainEvent } from '../../shared/event-bus.ts';
+import { MAX_EXACT_INTEGER } from '../../shared/http-schemas.ts';
+import { defineProblem } from '../../shared/problem-details.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 
 /** Outcome of a card authorisation. */
@@ -97,5 +100,44 @@ export interface PaymentsGateway {
   findMany(uow: UnitOfWork, paymentIds: readonly string[]): Promise<Map<string, PaymentView>>;
 }
 
-/** Problems `PaymentsGateway.collect` throws (card declined, cash short, bad token), for callers to document. */
-export { paymentProblems } from './problems.ts';
+/**
+ * Problems the payments gateway throws (`collect`: card declined, cash short, bad token;
+ * `refund`: already refunded), for callers to document. Defined here, not in the module's
+ * internals: a gateway is self-contained, so a module that uses it loads (and is tested alone)
+ * with this file only.
+ */
+export const paymentProblems = {
+  cardDeclined: defineProblem({
+    id: 'CardDeclinedProblem',
+    status: 402,
+    slug: 'card-declined',
+    title: 'Card declined',
+    description: 'The card provider declined the payment: no order was made.',
+    extensions: { declineCode: z.enum(['declined', 'insufficient_funds']).describe("The provider's reason (Stripe's decline codes)") },
+  }),
+  insufficientTender: defineProblem({
+    id: 'InsufficientTenderProblem',
+    status: 422,
+    slug: 'insufficient-tender',
+    title: 'Insufficient cash tendered',
+    description: 'The cash tendered is less than the order total: no order was made.',
+    extensions: {
+      tendered: z.number().int().min(0).max(MAX_EXACT_INTEGER).describe('Minor units handed over'),
+      total: z.number().int().min(0).max(MAX_EXACT_INTEGER).describe('Minor units due'),
+    },
+  }),
+  invalidCardToken: defineProblem({
+    id: 'InvalidCardTokenProblem',
+    status: 422,
+    slug: 'invalid-card-token',
+    title: 'Invalid card token',
+    description: 'The card token is not valid for this payment provider (test provider: `tok_visa`, `tok_mastercard` approve).',
+  }),
+  alreadyRefunded: defineProblem({
+    id: 'AlreadyRefundedProblem',
+    status: 409,
+    slug: 'already-refunded',
+    title: 'Already refunded',
+    description: 'This payment was already refunded.',
+  }),
+};
