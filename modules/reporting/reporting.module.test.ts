@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthGateway, TenantProfile } from '../auth/gateway.ts';
 import type { StockLevelChanged, StockTrackingStopped } from '../inventory/gateway.ts';
 import type { OrderCancelled, OrderPaid } from '../orders/gateway.ts';
-import { queryRows, sql } from '../../shared/database.ts';
 import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
 import { expectProblem } from '../../test/support/fixtures.ts';
@@ -95,9 +94,7 @@ describe('reporting module alone (events published into it, stubbed auth)', () =
       testEvent<StockLevelChanged>(owner.id, 'StockLevelChanged', { menuItemId: item, onHand, lowStockThreshold: 3, lowStock: onHand <= 3, version });
     const newer = level(2, 1);
     const older = level(1, 10);
-    const handled = async (...ids: string[]) =>
-      (await queryRows<{ n: number }>(t.app.database.db, sql`select count(*)::int as n from kernel.inbox where subscriber = 'reporting' and event_id in ${ids}`))[0]!.n === ids.length;
-    await t.scenario.publish([newer, older]).andWaitFor(() => handled(newer.id, older.id));
+    await t.scenario.publish([newer, older]).andWaitUntilHandled();
     const low = await t.api.get('/api/v1/reports/low-stock', { token: owner.token });
     expect(low.body.items).toEqual([{ menuItemId: item, onHand: 1, lowStockThreshold: 3, updatedAt: expect.any(String) }]);
 

@@ -76,6 +76,10 @@ describe('bootModule (test/support/module-test.ts)', () => {
     const echoed = await echo.scenario.publish(tenant.id, (uow) => domainEvent<Pinged>(uow, 'Pinged', { text: 'again' })).andWaitForEvent<Echoed>('Echoed', (e) => e.payload.text === 'AGAIN');
     expect(echoed).toMatchObject({ type: 'Echoed', tenantId: tenant.id, payload: { text: 'AGAIN' } });
     expect(echo.published<Echoed>('Echoed').map((e) => e.payload.text)).toEqual(expect.arrayContaining(['HELLO', 'AGAIN']));
+    // Waiting until handled: the module's inbox has the events (committed with the handler's writes).
+    const sent = await echo.scenario.publish([testEvent<Pinged>(tenant.id, 'Pinged', { text: 'one' }), testEvent<Pinged>(tenant.id, 'Pinged', { text: 'two' })]).andWaitUntilHandled();
+    expect(sent.map((e) => e.type)).toEqual(['Pinged', 'Pinged']);
+    expect(echo.gateway.heard).toEqual(expect.arrayContaining(['one', 'two']));
     const [row] = await queryRows<{ n: number }>(echo.app.database.db, sql`select count(*)::int as n from kernel.inbox where event_id = ${event.id} and subscriber = 'echo'`);
     expect(row!.n).toBe(1);
   });
@@ -85,12 +89,12 @@ describe('bootModule (test/support/module-test.ts)', () => {
     const started = Date.now();
     const error = await echo.scenario
       .publish(testEvent<Pinged>(tenant.id, 'Pinged', { text: 'boom' }))
-      .andWaitFor(() => echo.gateway.heard.includes('boom'), { timeoutMs: 1500 })
+      .andWaitUntilHandled({ timeoutMs: 1500 })
       .catch((e: Error) => e);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(error).toBeInstanceOf(Error);
     const message = (error as Error).message;
-    expect(message).toMatch(/^Scenario timed out after 1500 ms in module 'echo': published Pinged \(event [0-9a-f-]{36}, tenant [0-9a-f-]{36}\), then waited for the expected state \(a truthy check\); the check last returned false\./);
+    expect(message).toMatch(/^Scenario timed out after 1500 ms in module 'echo': published Pinged \(event [0-9a-f-]{36}, tenant [0-9a-f-]{36}\), then waited for module 'echo' to handle them; the check last returned false\./);
     expect(message).toContain('the echo handler failed on purpose');
   });
 

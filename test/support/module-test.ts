@@ -22,6 +22,7 @@ import { Writable } from 'node:stream';
 import { buildKernel, type KernelOptions } from '../../src/kernel.ts';
 import type { Role } from '../../shared/auth-guard.ts';
 import type { AppConfig } from '../../shared/config.ts';
+import { queryRows, sql } from '../../shared/database.ts';
 import { domainEvent, type DomainEvent } from '../../shared/event-bus.ts';
 import { newId } from '../../shared/ids.ts';
 import type { ModuleDefinition } from '../../shared/module.ts';
@@ -79,6 +80,9 @@ export interface TestTenant {
 /** What the check of a scenario may return: a truthy value ends the wait (and is returned). */
 export type ScenarioCheck<R, T> = (stimulusResult: R) => T | Promise<T>;
 
+/** `T` without its falsy members: what a check returns once the wait is over. */
+export type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
+
 /** Options of a scenario's wait. */
 export interface WaitOptions {
   /** Give up after this many milliseconds (default {@link SCENARIO_TIMEOUT_MS}). */
@@ -98,13 +102,23 @@ export interface ScenarioWhen<R> {
    * @throws Error on timeout, naming the stimulus, the last result or error of the check, and the
    *   warnings and errors the app logged meanwhile (e.g. a failing event handler).
    */
-  andWaitFor<T>(check: ScenarioCheck<R, T>, opts?: WaitOptions): Promise<NonNullable<T>>;
+  andWaitFor<T>(check: ScenarioCheck<R, T>, opts?: WaitOptions): Promise<Truthy<T>>;
   /**
    * Runs the stimulus, then waits until the module under test has published (and committed) an
    * event of `type` that `matching` accepts; returns it.
    * @throws Error when the module does not declare `type` in `events.publishes`, or on timeout.
    */
   andWaitForEvent<E extends DomainEvent>(type: E['type'], matching?: (event: E, stimulusResult: R) => boolean, opts?: WaitOptions): Promise<E>;
+}
+
+/** A publishing stimulus: its result is the events sent, and it can also wait until they are handled. */
+export interface PublishedScenario extends ScenarioWhen<readonly DomainEvent[]> {
+  /**
+   * Publishes, then waits until the module under test has handled every event sent (its inbox
+   * rows committed with the handler's writes), so a test can then assert the state they left.
+   * @throws Error on timeout, e.g. when a handler keeps failing (its error is in the message).
+   */
+  andWaitUntilHandled(opts?: WaitOptions): Promise<readonly DomainEvent[]>;
 }
 
 /** Spring Modulith's Scenario API, for a module booted alone. */
@@ -115,9 +129,9 @@ export interface Scenario {
    * its type (`events.consumes`); a type it does not consume would reach no handler.
    * @throws Error (when the wait is called) naming the type and what the module consumes.
    */
-  publish(event: DomainEvent | readonly DomainEvent[]): ScenarioWhen<void>;
+  publish(event: DomainEvent | readonly DomainEvent[]): PublishedScenario;
   /** Same, with the events built inside the unit of work of `tenantId` (e.g. with {@link domainEvent}). */
-  publish(tenantId: string, build: (uow: UnitOfWork) => DomainEvent | readonly DomainEvent[]): ScenarioWhen<void>;
+  publish(tenantId: string, build: (uow: UnitOfWork) => DomainEvent | readonly DomainEvent[]): PublishedScenario;
   /** Runs `action` (e.g. an HTTP call or a gateway call) as the stimulus; its result is passed to the checks. */
   stimulate<R>(action: () => R | Promise<R>): ScenarioWhen<Awaited<R>>;
 }
@@ -201,7 +215,7 @@ export async function bootModule<Deps extends object, Gateway, Options>(
     const published = new Set(definition.events?.publishes ?? []);
     const describeEvents = (events: readonly DomainEvent[]) => events.map((e) => `${e.type} (event ${e.id}, tenant ${e.tenantId})`).join(', ');
 
-    const when = <R>(label: () => string, stimulus: () => Promise<R>): ScenarioWhen<R> => {
+    const when = <R>(label: () => string, stimulus: () => Promise<R>) => {
       const waitFor = async <T>(check: ScenarioCheck<R, T>, what: string, { timeoutMs = SCENARIO_TIMEOUT_MS, intervalMs = 50 }: WaitOptions = {}) => {
         const loggedBefore = linesLogged;
         const result = await stimulus();
@@ -210,7 +224,7 @@ export async function bootModule<Deps extends object, Gateway, Options>(
         for (;;) {
           try {
             const value = await check(result);
-            if (value) return value as NonNullable<T>;
+            if (value) return value as Truthy<T>;
             last = { value };
           } catch (error) {
             last = { error };
@@ -228,7 +242,7 @@ export async function bootModule<Deps extends object, Gateway, Options>(
             (meanwhile.length > 0 ? `\nWarnings and errors the app logged meanwhile:\n${meanwhile.map(briefLogLine).join('\n')}` : '\nThe app logged no warning or error meanwhile.'),
         );
       };
-      return {
+      const scenarioWhen: ScenarioWhen<R> = {
         andWaitFor: (check, waitOpts) => waitFor(check, 'the expected state (a truthy check)', waitOpts),
         andWaitForEvent: async <E extends DomainEvent>(type: E['type'], matching?: (event: E, result: R) => boolean, waitOpts?: WaitOptions) => {
           if (!published.has(type)) {
@@ -243,12 +257,22 @@ export async function bootModule<Deps extends object, Gateway, Options>(
           );
         },
       };
+      return { ...scenarioWhen, waitFor };
+    };
+
+    /** How many of `ids` the module's subscriber has handled (rows of the kernel's inbox). */
+    const handledCount = async (ids: readonly string[]) => {
+      const [row] = await queryRows<{ n: number }>(
+        booted.database.db,
+        sql`select count(*)::int as n from kernel.inbox where subscriber = ${definition.name} and event_id in ${ids}`,
+      );
+      return row!.n;
     };
 
     const scenario: Scenario = {
-      publish(first: DomainEvent | readonly DomainEvent[] | string, build?: (uow: UnitOfWork) => DomainEvent | readonly DomainEvent[]) {
+      publish(first: DomainEvent | readonly DomainEvent[] | string, build?: (uow: UnitOfWork) => DomainEvent | readonly DomainEvent[]): PublishedScenario {
         let sent: readonly DomainEvent[] = [];
-        return when(
+        const pending = when(
           () => `published ${describeEvents(sent)}`,
           async () => {
             const tenantId = typeof first === 'string' ? first : [first].flat()[0]?.tenantId;
@@ -265,10 +289,20 @@ export async function bootModule<Deps extends object, Gateway, Options>(
               }
               await booted.events.publish(uow, ...sent);
             });
+            return sent;
           },
         );
+        const { waitFor, ...scenarioWhen } = pending;
+        return {
+          ...scenarioWhen,
+          andWaitUntilHandled: (waitOpts) =>
+            waitFor(async (events) => (await handledCount(events.map((e) => e.id))) === events.length && events, `module '${definition.name}' to handle them`, waitOpts),
+        };
       },
-      stimulate: <R>(action: () => R | Promise<R>) => when(() => 'ran the stimulus', async () => await action()),
+      stimulate<R>(action: () => R | Promise<R>) {
+        const { waitFor: _, ...scenarioWhen } = when(() => 'ran the stimulus', async () => await action());
+        return scenarioWhen;
+      },
     } as Scenario;
 
     const owned = !opts.database;
