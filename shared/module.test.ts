@@ -4,7 +4,7 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildKernel } from '../src/kernel.ts';
 import { createTestDatabase, type TestDatabase } from '../test/support/test-database.ts';
-import { testConfig } from '../test/support/test-app.ts';
+import { testConfig } from '../test/support/test-config.ts';
 import type { AppConfig } from './config.ts';
 import { domainEvent } from './event-bus.ts';
 import { defineModule } from './module.ts';

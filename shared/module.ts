@@ -26,7 +26,7 @@ import { traceGateway } from './telemetry.ts';
 import type { UnitOfWork } from './unit-of-work.ts';
 
 /** Kebab-case module name: lower-case letters and digits, words joined by single hyphens. */
-const MODULE_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+export const MODULE_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 
 /** The events a module declares: the types it publishes, and per publishing module the types it handles. */
 export interface ModuleEvents {

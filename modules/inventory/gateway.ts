@@ -7,6 +7,13 @@ import type { DomainEvent } from '../../shared/event-bus.ts';
 import { defineProblem } from '../../shared/problem-details.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 
+/**
+ * Most units of one item that a count or an adjustment may leave on hand (one million). Keeps
+ * `on_hand` (int4, at most 2,147,483,647) far from overflowing; only a cancellation may restore
+ * stock above it (what its order took), and that is capped at the int4 maximum.
+ */
+export const MAX_ON_HAND = 1_000_000;
+
 /** A quantity of one menu item (a whole number of units). */
 export interface StockLine {
   menuItemId: string;
@@ -66,18 +73,12 @@ export interface InventoryGateway {
   restoreStock(uow: UnitOfWork, sale: SaleRef): Promise<StockLevelChange[]>;
 }
 
-/** Problems the inventory gateway throws (`takeStock`: insufficient stock), for callers to document. */
 /**
- * Most units of one item that a count or an adjustment may leave on hand (one million). Keeps
- * `on_hand` (int4, at most 2,147,483,647) far from overflowing; only a cancellation may restore
- * stock above it (what its order took), and that is capped at the int4 maximum.
+ * Problems the inventory gateway throws (`takeStock`: insufficient stock), for callers to
+ * document. Defined here, not in the module's internals: a gateway is self-contained, so a module
+ * that uses it loads (and is tested alone) with this file only.
  */
-export const MAX_ON_HAND = 1_000_000;
-
-const Units = z.number().int().min(0).max(MAX_ON_HAND);
-
-/** Problems of the inventory module: thrown by its service and gateway, documented by its routes and (through the gateway) by orders. */
-export const inventoryProblems = {
+export const inventoryGatewayProblems = {
   insufficientStock: defineProblem({
     id: 'InsufficientStockProblem',
     status: 409,
@@ -86,16 +87,8 @@ export const inventoryProblems = {
     description: 'Not enough stock of a tracked menu item: nothing was changed.',
     extensions: {
       menuItemId: z.uuid().describe('The item short of stock'),
-      onHand: Units.describe('Units on hand now'),
+      onHand: z.number().int().min(0).max(MAX_ON_HAND).describe('Units on hand now'),
       requested: z.number().int().min(1).optional().describe('Units an order asked for (orders only)'),
     },
-  }),
-  stockLimitExceeded: defineProblem({
-    id: 'StockLimitExceededProblem',
-    status: 409,
-    slug: 'stock-limit-exceeded',
-    title: 'Stock limit exceeded',
-    description: `The adjustment would take stock over ${MAX_ON_HAND} units: nothing was changed.`,
-    extensions: { menuItemId: z.uuid(), onHand: Units, limit: z.literal(MAX_ON_HAND) },
   }),
 };

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { decodeCursor, Id, jsonResponse, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
-import { inventoryProblems } from './gateway.ts';
+import { inventoryProblems } from './problems.ts';
 import { MAX_ON_HAND } from './gateway.ts';
 import { ADJUSTMENT_REASONS } from './schema.ts';
 import type { InventoryService } from './service.ts';

@@ -13,6 +13,8 @@ export const ADJUSTMENT_REASONS = ['delivery', 'waste', 'count', 'correction'] a
  */
 export type MovementReason = (typeof ADJUSTMENT_REASONS)[number] | 'sale' | 'cancellation';
 
+/** Most units of one item that a count or an adjustment may leave on hand: part of the contract (gateway.ts). */
+export { MAX_ON_HAND } from './gateway.ts';
 
 /** Largest value of an int4 column (2^31 - 1). */
 export const INT4_MAX = 2_147_483_647;

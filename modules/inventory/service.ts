@@ -4,7 +4,7 @@ import type { Principal } from '../../shared/auth-guard.ts';
 import { toPage } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
-import { inventoryProblems } from './gateway.ts';
+import { inventoryProblems } from './problems.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import { domainEvent } from '../../shared/event-bus.ts';
 import type { ModuleEventPort } from '../../shared/module.ts';

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { inventoryProblems } from '../inventory/gateway.ts';
+import { inventoryGatewayProblems } from '../inventory/gateway.ts';
 import { paymentProblems } from '../payments/gateway.ts';
 import { decodeCursor, Id, Instant, jsonResponse, MAX_MINOR_UNITS, MinorUnits, Money, PageQuery, pageOf, Text, Timestamp } from '../../shared/http-schemas.ts';
 import { IdempotencyKeyHeader, idempotencyProblems, IdempotentReplayedHeader } from '../../shared/idempotency.ts';
@@ -108,7 +108,7 @@ export const ordersRoutes: FastifyPluginAsyncZod<{ service: OrdersService }> = a
           }),
           ...problemResponses(
             paymentProblems.cardDeclined,
-            inventoryProblems.insufficientStock,
+            inventoryGatewayProblems.insufficientStock,
             idempotencyProblems.keyInUse,
             orderProblems.unknownMenuItem,
             orderProblems.menuItemUnavailable,

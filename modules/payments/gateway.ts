@@ -100,8 +100,12 @@ export interface PaymentsGateway {
   findMany(uow: UnitOfWork, paymentIds: readonly string[]): Promise<Map<string, PaymentView>>;
 }
 
-/** Problems `PaymentsGateway.collect` throws (card declined, cash short, bad token), for callers to document. */
-/** Problems of the payments module: thrown when a payment is collected, documented by the orders routes through the gateway. */
+/**
+ * Problems the payments gateway throws (`collect`: card declined, cash short, bad token;
+ * `refund`: already refunded), for callers to document. Defined here, not in the module's
+ * internals: a gateway is self-contained, so a module that uses it loads (and is tested alone)
+ * with this file only.
+ */
 export const paymentProblems = {
   cardDeclined: defineProblem({
     id: 'CardDeclinedProblem',

@@ -4,10 +4,9 @@ import type { Principal } from '../../shared/auth-guard.ts';
 import { toPage } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
 import { problems } from '../../shared/problem-details.ts';
-import { paymentProblems } from './gateway.ts';
 import { domainEvent } from '../../shared/event-bus.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
-import type { CardPaymentCollected, CardPaymentRefunded, PaymentInstruction, PaymentView } from './gateway.ts';
+import { paymentProblems, type CardPaymentCollected, type CardPaymentRefunded, type PaymentInstruction, type PaymentView } from './gateway.ts';
 import type { PaymentProvider } from './payment-provider.ts';
 import { paymentsRepository as repo, type PaymentRow } from './repository.ts';
 

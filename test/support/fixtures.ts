@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { HttpClient } from './test-app.ts';
+import type { HttpClient } from './http-client.ts';
 
 let counter = 0;
 const unique = () => `${Date.now().toString(36)}${(counter++).toString(36)}`;

@@ -1,48 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { buildApp, type BuildOptions } from '../../src/app.ts';
-import { loadConfig, type AppConfig, type DatabaseConfig } from '../../shared/config.ts';
+import type { AppConfig } from '../../shared/config.ts';
+import { httpClient, type HttpClient } from './http-client.ts';
+import { testConfig } from './test-config.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
-/** What a test gets back from an HTTP call: status, headers, and the parsed JSON body (if any). */
-export interface ApiResponse<T = any> {
-  status: number;
-  headers: Headers;
-  body: T;
-}
+// The HTTP client and the test configuration live in their own files so that a module booted
+// alone (module-test.ts) uses them without loading src/app.ts and every module.
+export { httpClient, type ApiResponse, type CallOptions, type HttpClient } from './http-client.ts';
 
-/** Options of a call: bearer token, extra headers, and a raw (unserialised) body. */
-export interface CallOptions {
-  token?: string;
-  headers?: Record<string, string>;
-  raw?: string;
-}
-
-/** A tiny HTTP client bound to a running app: real sockets, real JSON. */
-export function httpClient(baseUrl: string) {
-  const call = async <T = any>(method: string, path: string, body?: unknown, opts: CallOptions = {}): Promise<ApiResponse<T>> => {
-    const headers: Record<string, string> = { ...opts.headers };
-    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    let payload: string | undefined = opts.raw;
-    if (body !== undefined) {
-      payload = JSON.stringify(body);
-    }
-    if (payload !== undefined) headers['content-type'] ??= 'application/json';
-    const res = await fetch(`${baseUrl}${path}`, { method, headers, body: payload });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-  };
-  return {
-    baseUrl,
-    get: <T = any>(path: string, opts?: CallOptions) => call<T>('GET', path, undefined, opts),
-    post: <T = any>(path: string, body?: unknown, opts?: CallOptions) => call<T>('POST', path, body, opts),
-    put: <T = any>(path: string, body?: unknown, opts?: CallOptions) => call<T>('PUT', path, body, opts),
-    patch: <T = any>(path: string, body?: unknown, opts?: CallOptions) => call<T>('PATCH', path, body, opts),
-    delete: <T = any>(path: string, opts?: CallOptions) => call<T>('DELETE', path, undefined, opts),
-    call,
-  };
-}
-export type HttpClient = ReturnType<typeof httpClient>;
 
 /** A running app on a random port over its own test database. */
 export interface TestApp {
@@ -51,23 +18,6 @@ export interface TestApp {
   config: AppConfig;
   db: TestDatabase;
   close(): Promise<void>;
-}
-
-/** Test configuration: quiet logs, a fixed JWT secret, and the given database. */
-export function testConfig(database: DatabaseConfig, env: Record<string, string> = {}): AppConfig {
-  return {
-    ...loadConfig({
-      NODE_ENV: 'test',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
-      JWT_SECRET: 'test-secret-that-is-at-least-32-characters-long',
-      // Suites log in a lot from one IP; tests of the limits set their own.
-      LOGIN_RATE_LIMIT_PER_IP: '100000',
-      LOGIN_RATE_LIMIT_PER_ACCOUNT: '100000',
-      SIGNUP_RATE_LIMIT_PER_IP: '100000',
-      ...env,
-    }),
-    database,
-  };
 }
 
 /**
