@@ -13,6 +13,15 @@ export default defineConfig({
     // the one file that spies on a module restores it in a finally.
     isolate: false,
     testTimeout: 30_000,
+    // `--coverage` (npm run test:coverage, CI): V8 coverage of the application code, summarised
+    // per module by scripts/coverage-by-module.ts.
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts', 'shared/**/*.ts', 'modules/**/*.ts'],
+      exclude: ['**/*.test.ts'],
+      reporter: ['json-summary', 'text-summary'],
+      reportsDirectory: 'coverage',
+    },
     hookTimeout: 120_000,
   },
 });
