@@ -3,11 +3,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ROLES } from '../../shared/auth-guard.ts';
-import { CurrencyCode, decodeCursor, emptyResponse, jsonResponse, PageQuery, pageOf, Text, Timestamp } from '../../shared/http-schemas.ts';
+import { CurrencyCode, decodeCursor, emptyResponse, jsonResponse, PageQuery, pageOf, Text } from '../../shared/http-schemas.ts';
 import { kernelProblems, problemResponses, type ResponseHeader } from '../../shared/problem-details.ts';
 import { authProblems } from './problems.ts';
 import { loadTimeZoneCatalog } from '../../shared/time-zones.ts';
 import type { AuthService } from './service.ts';
+import { Staff } from './views.ts';
 
 // NIST SP 800-63B §5.1.1: at least 8 characters; we cap at 128 to bound hashing work.
 const Password = Text.min(8, 'must be at least 8 characters').max(128, 'must be at most 128 characters');
@@ -23,9 +24,6 @@ const Tenant = z
     timeZone: z.string(),
   })
   .meta({ id: 'Tenant' });
-const Staff = z
-  .object({ id: z.uuid(), email: z.string(), role: z.enum(ROLES), tenantId: z.uuid(), active: z.boolean(), createdAt: Timestamp })
-  .meta({ id: 'Staff' });
 const Token = {
   accessToken: z.string(),
   tokenType: z.literal('Bearer'),

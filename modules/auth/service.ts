@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Principal, Role } from '../../shared/auth-guard.ts';
+import type { Principal } from '../../shared/auth-guard.ts';
 import { isUniqueViolation } from '../../shared/database.ts';
 import { toPage } from '../../shared/http-schemas.ts';
 import { newId } from '../../shared/ids.ts';
@@ -10,16 +10,8 @@ import { assertPasswordNotCommon, type PasswordHasher } from './passwords.ts';
 import { authRepository as repo, type TenantRow, type UserRow } from './repository.ts';
 import type { SessionChecker } from './session-check.ts';
 import { parseRefreshToken, sessions } from './sessions.ts';
+import type { StaffView } from './views.ts';
 
-/** A staff member as the API shows it (never the password hash). */
-export interface StaffView {
-  id: string;
-  email: string;
-  role: Role;
-  tenantId: string;
-  active: boolean;
-  createdAt: string;
-}
 
 const invalidCredentials = () => authProblems.invalidCredentials.create('The tenant, email or password is wrong.', {});
 

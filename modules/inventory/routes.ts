@@ -1,22 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, Id, jsonResponse, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
+import { decodeCursor, Id, jsonResponse, PageQuery, pageOf } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
 import { inventoryProblems } from './problems.ts';
 import { MAX_ON_HAND } from './gateway.ts';
 import { ADJUSTMENT_REASONS } from './schema.ts';
 import type { InventoryService } from './service.ts';
+import { StockLevel } from './views.ts';
 
 const Units = z.number().int('must be a whole number of units');
-const StockLevel = z
-  .object({
-    menuItemId: z.uuid(),
-    onHand: z.number().int().min(0).max(MAX_ON_HAND),
-    lowStockThreshold: z.number().int().min(0).max(MAX_ON_HAND),
-    lowStock: z.boolean().describe('onHand <= lowStockThreshold'),
-    updatedAt: Timestamp,
-  })
-  .meta({ id: 'StockLevel' });
 const ItemParams = z.object({ menuItemId: Id });
 
 /** HTTP routes of the inventory module, mounted at `/api/v1/inventory`. */

@@ -12,15 +12,8 @@ import type { SaleRef, StockLevelChange, StockLevelChanged, StockLine, StockTrac
 import { inventoryRepository as repo, type StockLevelRow } from './repository.ts';
 import { MAX_ON_HAND } from './gateway.ts';
 import { INT4_MAX, type ADJUSTMENT_REASONS } from './schema.ts';
+import type { StockLevelView } from './views.ts';
 
-/** Stock of a tracked item as the API shows it (units, never negative). */
-export interface StockLevelView {
-  menuItemId: string;
-  onHand: number;
-  lowStockThreshold: number;
-  lowStock: boolean;
-  updatedAt: string;
-}
 
 const toStockLevelView = (r: StockLevelRow): StockLevelView => ({
   menuItemId: r.menuItemId,

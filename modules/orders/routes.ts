@@ -2,49 +2,16 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { inventoryGatewayProblems } from '../inventory/gateway.ts';
 import { paymentProblems } from '../payments/gateway.ts';
-import { decodeCursor, Id, Instant, jsonResponse, MAX_MINOR_UNITS, MinorUnits, Money, PageQuery, pageOf, Text, Timestamp } from '../../shared/http-schemas.ts';
+import { decodeCursor, Id, Instant, jsonResponse, MinorUnits, PageQuery, pageOf, Text } from '../../shared/http-schemas.ts';
 import { IdempotencyKeyHeader, idempotencyProblems, IdempotentReplayedHeader } from '../../shared/idempotency.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
 import { MAX_ORDER_SUBTOTAL } from './pricing.ts';
 import { orderProblems } from './problems.ts';
 import { ORDER_STATUSES } from './schema.ts';
 import type { OrdersService } from './service.ts';
+import { MAX_QUANTITY, OrderSchema } from './views.ts';
 
-/** Tax is at most 100 % of the subtotal (taxRateBps ≤ 10000), so a total is at most twice the subtotal cap. */
-const MAX_ORDER_TOTAL = 2 * MAX_ORDER_SUBTOTAL;
-const MAX_QUANTITY = 999;
 
-const OrderSchema = z
-  .object({
-    id: z.uuid(),
-    number: z.number().int().min(1).max(2_147_483_647).describe('Counts up per tenant from 1'),
-    status: z.enum(ORDER_STATUSES),
-    currency: z.string(),
-    lines: z.array(
-      z.object({
-        menuItemId: z.uuid(),
-        name: z.string(),
-        unitPrice: Money(MAX_MINOR_UNITS).describe('Price of one unit when the order was placed, minor units'),
-        quantity: z.number().int().min(1).max(MAX_QUANTITY),
-        lineTotal: Money(MAX_ORDER_SUBTOTAL),
-      }),
-    ),
-    subtotal: Money(MAX_ORDER_SUBTOTAL).describe(`Sum of the line totals, minor units; at most ${MAX_ORDER_SUBTOTAL}`),
-    tax: Money(MAX_ORDER_SUBTOTAL).describe('round(subtotal × taxRateBps / 10000), half away from zero'),
-    total: Money(MAX_ORDER_TOTAL).describe('subtotal + tax'),
-    payment: z.object({
-      id: z.uuid(),
-      method: z.enum(['cash', 'card']),
-      amount: Money(MAX_ORDER_TOTAL),
-      status: z.enum(['captured', 'refunded']),
-      change: Money(MAX_MINOR_UNITS).optional().describe('Cash only: tendered minus total'),
-      refundedAt: Timestamp.optional(),
-    }),
-    note: z.string().nullable(),
-    createdAt: Timestamp,
-    cancelledAt: Timestamp.nullable(),
-  })
-  .meta({ id: 'Order' });
 
 const IdempotencyHeaders = z.looseObject({ 'idempotency-key': IdempotencyKeyHeader });
 

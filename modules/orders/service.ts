@@ -15,31 +15,8 @@ import { domainEvent } from '../../shared/event-bus.ts';
 import type { OrderCancelled, OrderPaid } from './gateway.ts';
 import { MAX_ORDER_SUBTOTAL, taxFor } from './pricing.ts';
 import { ordersRepository as repo, type OrderLineRow, type OrderRow } from './repository.ts';
+import type { OrderView } from './views.ts';
 
-/** One line of an order in the API; money in minor units. */
-export interface OrderLineView {
-  menuItemId: string;
-  name: string;
-  unitPrice: number;
-  quantity: number;
-  lineTotal: number;
-}
-
-/** An order as the API shows it; money in minor units of `currency`. */
-export interface OrderView {
-  id: string;
-  number: number;
-  status: OrderRow['status'];
-  currency: string;
-  lines: OrderLineView[];
-  subtotal: number;
-  tax: number;
-  total: number;
-  payment: Omit<PaymentView, 'orderId' | 'currency' | 'createdAt'>;
-  note: string | null;
-  createdAt: string;
-  cancelledAt: string | null;
-}
 
 /** Body of `POST /orders`. */
 export interface PlaceOrderInput {

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { DomainEvent } from '../../shared/event-bus.ts';
-import { MAX_EXACT_INTEGER } from '../../shared/http-schemas.ts';
+import { MAX_EXACT_INTEGER, MAX_MINOR_UNITS, Money, Timestamp } from '../../shared/http-schemas.ts';
 import { defineProblem } from '../../shared/problem-details.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 
@@ -40,19 +40,27 @@ export interface PaymentProvider {
 /** How the customer pays: cash with the amount handed over, or a card token from the terminal. */
 export type PaymentInstruction = { method: 'cash'; tendered: number } | { method: 'card'; token: string };
 
+/** Payment methods and states (the database columns take theirs from here). */
+export const PAYMENT_METHODS = ['cash', 'card'] as const;
+export const PAYMENT_STATUSES = ['captured', 'refunded'] as const;
+
 /** A payment as other modules and the API see it; amounts in minor units of `currency`. */
-export interface PaymentView {
-  id: string;
-  orderId: string;
-  method: 'cash' | 'card';
-  amount: number;
-  currency: string;
-  status: 'captured' | 'refunded';
-  /** Cash only: tendered minus amount. */
-  change?: number;
-  createdAt: string;
-  refundedAt?: string;
-}
+export const PaymentSchema = z
+  .object({
+    id: z.uuid(),
+    orderId: z.uuid(),
+    method: z.enum(PAYMENT_METHODS),
+    amount: Money(MAX_EXACT_INTEGER),
+    currency: z.string(),
+    status: z.enum(PAYMENT_STATUSES),
+    change: Money(MAX_MINOR_UNITS).optional().describe('Cash only: tendered minus amount'),
+    createdAt: Timestamp,
+    refundedAt: Timestamp.optional(),
+  })
+  .meta({ id: 'Payment' });
+
+/** A payment as other modules and the API see it (derived from {@link PaymentSchema}). */
+export type PaymentView = z.output<typeof PaymentSchema>;
 
 /**
  * A card payment was recorded (committed) for an order: its authorisation is to be captured.

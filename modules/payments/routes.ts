@@ -1,24 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, Id, jsonResponse, MAX_EXACT_INTEGER, MAX_MINOR_UNITS, Money, PageQuery, pageOf, Timestamp } from '../../shared/http-schemas.ts';
+import { decodeCursor, Id, jsonResponse, PageQuery, pageOf } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
-import { PAYMENT_METHODS, PAYMENT_STATUSES } from './schema.ts';
+import { PaymentSchema } from './gateway.ts';
 import type { PaymentsService } from './service.ts';
 
-/** A payment in API responses; amounts in minor units of `currency`. */
-const PaymentSchema = z
-  .object({
-    id: z.uuid(),
-    orderId: z.uuid(),
-    method: z.enum(PAYMENT_METHODS),
-    amount: Money(MAX_EXACT_INTEGER),
-    currency: z.string(),
-    status: z.enum(PAYMENT_STATUSES),
-    change: Money(MAX_MINOR_UNITS).optional().describe('Cash only: tendered minus amount'),
-    createdAt: Timestamp,
-    refundedAt: Timestamp.optional(),
-  })
-  .meta({ id: 'Payment' });
 
 /** HTTP routes of the payments module, mounted at `/api/v1/payments`. */
 export const paymentsRoutes: FastifyPluginAsyncZod<{ service: PaymentsService }> = async (app, { service }) => {

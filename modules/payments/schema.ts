@@ -3,8 +3,7 @@ import { bigint, char, index, pgSchema, primaryKey, text, timestamp, uuid } from
 /** The payments module's own PostgreSQL schema. */
 export const paymentsSchema = pgSchema('payments');
 
-export const PAYMENT_METHODS = ['cash', 'card'] as const;
-export const PAYMENT_STATUSES = ['captured', 'refunded'] as const;
+import { PAYMENT_METHODS, PAYMENT_STATUSES } from './gateway.ts';
 
 /** A payment for one order. Amounts are minor units of `currency`. */
 export const payments = paymentsSchema.table(

@@ -4,28 +4,16 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { TenantReadCache } from '../../shared/read-cache.ts';
 import { compileResponseSerializer } from '../../shared/response-serializer.ts';
-import { decodeCursor, emptyResponse, ETagHeader, Id, jsonResponse, MAX_MINOR_UNITS, MinorUnits, Money, PageQuery, pageOf, Text, Timestamp } from '../../shared/http-schemas.ts';
+import { decodeCursor, emptyResponse, ETagHeader, Id, jsonResponse, MinorUnits, PageQuery, pageOf, Text } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
 import { restaurantProblems } from './problems.ts';
 import type { RestaurantService } from './service.ts';
+import { MenuItem } from './views.ts';
 
 const Name = Text.trim().min(1).max(120);
 const Sku = Text.trim().min(1).max(64).describe('Stock keeping unit, unique per restaurant');
 const Category = Text.trim().min(1).max(60);
 
-const MenuItem = z
-  .object({
-    id: z.uuid(),
-    name: z.string(),
-    sku: z.string().nullable(),
-    price: Money(MAX_MINOR_UNITS),
-    currency: z.string(),
-    category: z.string().nullable(),
-    available: z.boolean(),
-    createdAt: Timestamp,
-    updatedAt: Timestamp,
-  })
-  .meta({ id: 'MenuItem' });
 const ItemParams = z.object({ id: Id });
 const MenuPage = pageOf(MenuItem);
 const serializeMenuPage = compileResponseSerializer(MenuPage);

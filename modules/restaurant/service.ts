@@ -10,19 +10,8 @@ import type { TenantReadCache } from '../../shared/read-cache.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import type { MenuItemDeletionHook, MenuItemReferenceCheck } from './gateway.ts';
 import { restaurantRepository as repo, type MenuItemRow } from './repository.ts';
+import type { MenuItemView } from './views.ts';
 
-/** A menu item as the API shows it; `price` in minor units of `currency`. */
-export interface MenuItemView {
-  id: string;
-  name: string;
-  sku: string | null;
-  price: number;
-  currency: string;
-  category: string | null;
-  available: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
 
 export const toMenuItemView = (r: MenuItemRow): MenuItemView => ({
   id: r.id,
