@@ -48,7 +48,8 @@ describe.skipIf(!onRealPostgres() || !available)('behind PgBouncer in transactio
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`third start hung\n${bouncer.log()}`)), 20_000)),
     ]);
     apps.push(third);
-    const locks = await sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and objid = ${MIGRATION_LOCK_KEY}`;
+    // pg_locks is cluster-wide: count only this database's (other test files migrate their own meanwhile).
+    const locks = await sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and objid = ${MIGRATION_LOCK_KEY} and database = (select oid from pg_database where datname = current_database())`;
     expect(locks[0]!.n).toBe(0);
     for (const app of apps) expect((await app.api.get('/ready')).status).toBe(200);
   }, 60_000);

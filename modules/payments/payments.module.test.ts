@@ -27,7 +27,12 @@ describe('payments module alone', () => {
     const tenant = t.tenant();
     const captured = await t.scenario
       .stimulate(() => collect(tenant, 1234, { method: 'card', token: 'tok_visa' }))
-      .andWaitFor(() => [...provider.ledger.values()].find((entry) => entry.amount === 1234 && entry.state === 'captured'));
+      // The capture (payments' own handler) and the recorder's copy of the event are two queues:
+      // wait for both, so the assertions below do not race the recorder.
+      .andWaitFor(() =>
+        t.published<CardPaymentCollected>('CardPaymentCollected').some((e) => e.tenantId === tenant.id) &&
+        [...provider.ledger.values()].find((entry) => entry.amount === 1234 && entry.state === 'captured'),
+      );
     expect(captured).toEqual({ amount: 1234, state: 'captured' });
     const [event] = t.published<CardPaymentCollected>('CardPaymentCollected').filter((e) => e.tenantId === tenant.id);
     expect(event!.payload).toMatchObject({ amount: 1234, currency: 'EUR', provider: 'test' });
