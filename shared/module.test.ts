@@ -90,6 +90,21 @@ describe('modules are wired only with what they declare (shared/module.ts)', () 
     }
   });
 
+  it('boot fails when a module subscribes around its port to an event it did not declare', async () => {
+    const { app, modules } = await kernel();
+    const sneaky = defineModule<Record<never, never>>({
+      name: 'sneaky',
+      uses: [],
+      setup: (scope) => scope.events.subscribe('OrderPaid', 'sneaky', async () => {}),
+    });
+    try {
+      await modules.register(sneaky);
+      await expect(app.ready()).rejects.toThrow("Module 'sneaky' subscribes to 'OrderPaid' without declaring it in events.consumes");
+    } finally {
+      await app.close().catch(() => {});
+    }
+  });
+
   it('boot fails when the kernel is not loaded', async () => {
     const { createModuleHost } = await import('./module.ts');
     const { default: Fastify } = await import('fastify');

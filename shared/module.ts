@@ -136,6 +136,16 @@ export interface ModuleHost {
  */
 export function createModuleHost(app: FastifyInstance, { prefix, tracer }: { prefix: string; tracer?: Tracer }): ModuleHost {
   const registered: RegisteredModule[] = [];
+  // A module that went around its event port (the kernel's `app.events.subscribe(type, '<its
+  // name>', …)`) would handle events it never declared: the boot fails instead.
+  app.addHook('onReady', async () => {
+    for (const { type, subscriber } of app.events.queues()) {
+      const module = registered.find((m) => m.name === subscriber);
+      if (module && !Object.values(module.events.consumes).some((types) => types.includes(type))) {
+        throw new Error(`Module '${subscriber}' subscribes to '${type}' without declaring it in events.consumes (index.ts); subscribe through the events port setup receives.`);
+      }
+    }
+  });
   return {
     modules: () => registered,
     async register(module, ...[wiring]) {
