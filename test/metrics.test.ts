@@ -12,6 +12,11 @@ import { createTestDatabase, onRealPostgres, type TestDatabase } from './support
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cash = { method: 'cash', tendered: 100_000 };
+/**
+ * These tests start `src/server.ts` as a child process; on PGlite it applies every migration to a
+ * fresh data directory first, which takes tens of seconds on a loaded 2-core machine.
+ */
+const SERVER_TEST_TIMEOUT = 120_000;
 
 /** One sample of a Prometheus text exposition: metric name, labels, value. */
 interface Sample {
@@ -106,7 +111,7 @@ describe('metrics: Prometheus text on a listener of its own (METRICS_PORT)', () 
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('serves request durations, rate-limit rejections, pool, event backlog and read-cache figures, and they move', async () => {
+  it('serves request durations, rate-limit rejections, pool, event backlog and read-cache figures, and they move', { timeout: SERVER_TEST_TIMEOUT }, async () => {
     const metricsPort = await freePort();
     // Delivery off: the orders' events stay queued, so the backlog shows them.
     const { child, api } = await startServer({ ...databaseEnv, METRICS_PORT: String(metricsPort), EVENT_DELIVERY: 'off', LOGIN_RATE_LIMIT_PER_ACCOUNT: '2' });
@@ -175,7 +180,7 @@ describe('metrics: Prometheus text on a listener of its own (METRICS_PORT)', () 
     await eventually(async () => expect(value(await scrape(), 'pos_event_queue_jobs', { queue: 'reporting.OrderPaid', state: 'ready' })).toBe(3), 30_000, 500);
   });
 
-  it.skipIf(!existsSync('/proc/net/tcp'))('METRICS_PORT=0 opens no metrics listener (counted from /proc)', async () => {
+  it.skipIf(!existsSync('/proc/net/tcp'))('METRICS_PORT=0 opens no metrics listener (counted from /proc)', { timeout: SERVER_TEST_TIMEOUT }, async () => {
     // PGlite allows one process per data directory, and the first test's server holds its own.
     const ownData = onRealPostgres() ? databaseEnv : { PGLITE_DATA_DIR: tempDir() };
     const { child, api } = await startServer({ ...ownData, METRICS_PORT: '0' });
