@@ -127,7 +127,8 @@ describe.skipIf(!onRealPostgres())('a transaction whose connection dies', () => 
           .catch((error: unknown) => failures.push(error)),
       );
       await new Promise((r) => setTimeout(r, 15));
-      await killer`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'pos-api' and pid <> pg_backend_pid()`;
+      // Only this file's database: other test files run in parallel against the same server.
+      await killer`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'pos-api' and datname = current_database() and pid <> pg_backend_pid()`;
       await Promise.all(work);
     }
     await new Promise((r) => setTimeout(r, 50));

@@ -114,8 +114,12 @@ describe('an order is one trace across the modules; the reporting handler links 
     expect(link.context.spanId).toBe(uow.spanContext().spanId);
     expect(handled.attributes).toMatchObject({ 'messaging.destination.name': 'reporting.OrderPaid', 'pos.event.type': 'OrderPaid', 'messaging.message.id': link.attributes?.['messaging.message.id'] });
     // Handler span → its unit of work → the batch's CONSUMER span, root of the handling trace.
-    const handling = ancestors(handled);
-    expect(handling.map((s) => s.name)).toEqual(['unit of work', 'process reporting.OrderPaid']);
+    // A span is exported when it ends, and a parent ends after its child: wait for the parents.
+    const handling = await eventually(async () => {
+      const chain = ancestors(handled);
+      expect(chain.map((s) => s.name)).toEqual(['unit of work', 'process reporting.OrderPaid']);
+      return chain;
+    });
     expect(handling[1]!.kind).toBe(SpanKind.CONSUMER);
     expect(handling[1]!.links.map((l) => l.context.traceId)).toContain(clientTraceId);
 
