@@ -414,7 +414,7 @@ async function main() {
         const items: string[] = [];
         for (let k = 0; k < 5; k++) {
           const item = await api(app.base, 'POST', '/api/v1/restaurant/menu-items', { name: `Dish ${k + 1}`, sku: `SKU-${k + 1}`, price: 500 + k * 25, category: k < 3 ? 'mains' : 'drinks' }, s.accessToken);
-          if (k < 3) await api(app.base, 'PUT', `/api/v1/inventory/items/${item.id}`, { onHand: 100_000_000, lowStockThreshold: 10 }, s.accessToken);
+          if (k < 3) await api(app.base, 'PUT', `/api/v1/inventory/items/${item.id}`, { onHand: 1_000_000, lowStockThreshold: 10 }, s.accessToken);
           items.push(item.id as string);
         }
         tenants[i] = { n: i + 1, id: s.tenant.id, userId: s.user.id, token: s.accessToken, items };
