@@ -29,5 +29,11 @@ export default defineConfig({
       reportsDirectory: 'coverage',
     },
     hookTimeout: 120_000,
+    // One known driver bug is not ours to fail on: postgres.js 3.4.9 runs an array-type catalog
+    // query on every new connection and leaves its rejection unhandled when the connection is
+    // killed meanwhile (porsager/postgres#1192, #1223, open); the fault tests kill connections on
+    // purpose. The server logs such a rejection and keeps serving (src/server.ts, crash policy).
+    // Every other unhandled error still fails the run.
+    onUnhandledError: (error) => !String((error as { query?: unknown }).query ?? '').includes('b.typarray'),
   },
 });
