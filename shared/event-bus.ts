@@ -8,7 +8,7 @@ import { isTransientDatabaseError } from './database-errors.ts';
 import { newId } from './ids.ts';
 import { kernelSchema } from './idempotency.ts';
 import { currentTraceContext, inSpan, spanContextOf, type EventTraceContext } from './telemetry.ts';
-import { createBatchUnitOfWorkRunner, TENANT_ROLE, type UnitOfWork } from './unit-of-work.ts';
+import { TENANT_ROLE, type UnitOfWork } from './unit-of-work.ts';
 import { SpanKind, type Link, type Tracer } from '@opentelemetry/api';
 
 /**
@@ -180,55 +180,38 @@ export const eventBusPlugin = fp(
     let started = false;
 
     /**
-     * Handles events of one tenant in `uow`: their inbox rows are claimed with one statement,
-     * redeliveries (rows already there) are skipped, and the others are handled in order. A
-     * handler that throws fails the unit of work; `onHandlerError` learns which event it was.
+     * Handles events of one tenant in one unit of work: their inbox rows are claimed with one
+     * statement, redeliveries (rows already there) are skipped, and the others are handled in
+     * order. A handler that throws rolls back the whole group; `onHandlerError` learns which
+     * event it was.
      */
-    const handleInUnitOfWork = async (uow: UnitOfWork, queue: string, subscriber: string, handler: EventHandler<DomainEvent>, events: DomainEvent[], onHandlerError: (event: DomainEvent) => void) => {
-      const { tenantId } = uow;
-      const fresh = await uow.tx
-        .insert(inbox)
-        .values(events.map((event) => ({ tenantId, subscriber, eventId: event.id, eventType: event.type, occurredAt: new Date(event.occurredAt) })))
-        .onConflictDoNothing()
-        .returning({ eventId: inbox.eventId });
-      const claimed = new Set(fresh.map((row) => row.eventId));
-      for (const event of events) {
-        if (!claimed.has(event.id)) continue; // already handled: a redelivery
-        try {
-          if (tracer) {
-            await inSpan(tracer, `${subscriber} handles ${event.type}`, { links: linksTo([event]), attributes: eventAttributes(queue, event) }, () => handler(uow, event));
-          } else {
-            await handler(uow, event);
+    const handleGroup = async (queue: string, subscriber: string, handler: EventHandler<DomainEvent>, tenantId: string, events: DomainEvent[], onHandlerError: (event: DomainEvent) => void) => {
+      const handleAll = () =>
+        app.runInTenant(tenantId, async (uow) => {
+          const fresh = await uow.tx
+            .insert(inbox)
+            .values(events.map((event) => ({ tenantId, subscriber, eventId: event.id, eventType: event.type, occurredAt: new Date(event.occurredAt) })))
+            .onConflictDoNothing()
+            .returning({ eventId: inbox.eventId });
+          const claimed = new Set(fresh.map((row) => row.eventId));
+          for (const event of events) {
+            if (!claimed.has(event.id)) continue; // already handled: a redelivery
+            try {
+              if (tracer) {
+                await inSpan(tracer, `${subscriber} handles ${event.type}`, { links: linksTo([event]), attributes: eventAttributes(queue, event) }, () => handler(uow, event));
+              } else {
+                await handler(uow, event);
+              }
+            } catch (error) {
+              onHandlerError(event);
+              throw error;
+            }
           }
-        } catch (error) {
-          onHandlerError(event);
-          throw error;
-        }
-      }
-    };
-    /** Tracing: each batch starts a trace of its own (root CONSUMER span), linked to the traces that published its events. */
-    const consumerSpan = <T>(queue: string, events: DomainEvent[], attributes: Record<string, string | number>, work: () => Promise<T>): Promise<T> =>
-      tracer
-        ? inSpan(tracer, `process ${queue}`, { root: true, kind: SpanKind.CONSUMER, links: linksTo(events), attributes: { 'messaging.system': 'pg-boss', 'messaging.operation.type': 'process', 'messaging.destination.name': queue, 'messaging.batch.message_count': events.length, ...attributes } }, work)
-        : work();
-
-    /** Handles events of one tenant in a unit of work of its own (see {@link handleInUnitOfWork}). */
-    const handleGroup = (queue: string, subscriber: string, handler: EventHandler<DomainEvent>, tenantId: string, events: DomainEvent[], onHandlerError: (event: DomainEvent) => void) =>
-      consumerSpan(queue, events, { 'pos.tenant_id': tenantId }, () => app.runInTenant(tenantId, (uow) => handleInUnitOfWork(uow, queue, subscriber, handler, events, onHandlerError)));
-
-    /**
-     * Handles the events of many tenants in ONE transaction, a turn per tenant (see
-     * `createBatchUnitOfWorkRunner`): one BEGIN/COMMIT per batch instead of one per tenant, which
-     * is what a busy instance of many restaurants mostly fetches. All or nothing: the caller falls
-     * back to one unit of work per tenant when it throws.
-     */
-    const runForTenants = createBatchUnitOfWorkRunner(app.database, (error) => app.log.error({ err: error }, 'unit-of-work hook failed'));
-    const handleTenants = (queue: string, subscriber: string, handler: EventHandler<DomainEvent>, byTenant: Map<string, DomainEvent[]>) => {
-      const all = [...byTenant.values()].flat();
-      const run = () => runForTenants([...byTenant.keys()], (uow) => handleInUnitOfWork(uow, queue, subscriber, handler, byTenant.get(uow.tenantId)!, () => {}));
-      return consumerSpan(queue, all, { 'pos.tenant_count': byTenant.size }, () =>
-        tracer ? inSpan(tracer, 'unit of work', { attributes: { 'pos.tenant_count': byTenant.size } }, run) : run(),
-      );
+        });
+      // Tracing: each batch starts a trace of its own (root CONSUMER span), linked to the traces
+      // that published its events; each handled event gets a span linked to its publisher.
+      if (!tracer) return handleAll();
+      return inSpan(tracer, `process ${queue}`, { root: true, kind: SpanKind.CONSUMER, links: linksTo(events), attributes: { 'messaging.system': 'pg-boss', 'messaging.operation.type': 'process', 'messaging.destination.name': queue, 'messaging.batch.message_count': events.length, 'pos.tenant_id': tenantId } }, handleAll);
     };
 
     type JobResult = { id: string; status: 'completed' } | { id: string; status: 'failed'; output: { message: string } };
@@ -270,15 +253,6 @@ export const eventBusPlugin = fp(
       };
       const byTenant = new Map<string, JobWithMetadata<QueuedEvent>[]>();
       for (const job of jobs) byTenant.set(job.data.tenantId, [...(byTenant.get(job.data.tenantId) ?? []), job]);
-      if (byTenant.size > 1) {
-        try {
-          await handleTenants(queue, subscriber, handler, new Map([...byTenant].map(([tenantId, group]) => [tenantId, group.map((job) => eventOf(job.data))])));
-          return jobs.map((job) => ({ id: job.id, status: 'completed' }));
-        } catch {
-          // Someone's handler failed (or the database did): redo it per tenant below, which
-          // finds the event that fails and fails only that one.
-        }
-      }
       for (const [tenantId, group] of byTenant) {
         let culprit: DomainEvent | undefined;
         try {

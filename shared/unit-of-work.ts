@@ -1,4 +1,4 @@
-import { CommitOutcomeUnknown, sql, type DatabaseHandle, type Transaction } from './database.ts';
+import { CommitOutcomeUnknown, type DatabaseHandle, type Transaction } from './database.ts';
 
 type Hook = () => void | Promise<void>;
 
@@ -37,81 +37,6 @@ export interface UnitOfWork {
 export type RunInTenant = <T>(tenantId: string, work: (uow: UnitOfWork) => Promise<T>) => Promise<T>;
 
 /**
- * Runs `work` once per tenant of `tenantIds` in ONE transaction; see {@link createBatchUnitOfWorkRunner}.
- * @throws whatever a turn throws (every tenant's work is then rolled back).
- */
-export type RunForTenants = (tenantIds: readonly string[], work: (uow: UnitOfWork) => Promise<void>) => Promise<void>;
-
-/**
- * One transaction with a turn per tenant: BEGIN with the first tenant's settings, then for each
- * tenant (after the first, `app.tenant_id` switched by a transaction-local `set_config`, queued on
- * the connection ahead of that turn's statements) its `work` and its `beforeCommit` hooks, so
- * row-level security confines each turn to its tenant; one COMMIT for all. Hooks of
- * `afterCommit`/`onRollback` run after the end, in order; a failing one goes to `onHookError`.
- */
-async function runTurns<T>(
-  database: Pick<DatabaseHandle, 'transaction'>,
-  onHookError: (error: unknown) => void,
-  tenantIds: readonly string[],
-  work: (uow: UnitOfWork) => Promise<T>,
-): Promise<T[]> {
-  const committed: Hook[] = [];
-  const rolledBack: Hook[] = [];
-  const pipelined: Array<Promise<unknown>> = [];
-  // The first pipelined statement that failed: it aborted the transaction, so it is the cause
-  // of whatever failed after it ("current transaction is aborted", COMMIT answering ROLLBACK).
-  let pipelineFailure: { error: unknown } | undefined;
-  const pipeline = (statement: PromiseLike<unknown>) => {
-    const sent = Promise.resolve(statement);
-    sent.catch((error: unknown) => void (pipelineFailure ??= { error }));
-    pipelined.push(sent);
-  };
-  const runHooks = async (hooks: Hook[]) => {
-    for (const hook of hooks) {
-      try {
-        await hook();
-      } catch (error) {
-        onHookError(error);
-      }
-    }
-  };
-  let results: T[];
-  try {
-    results = await database.transaction({ 'app.tenant_id': tenantIds[0]!, role: TENANT_ROLE }, async (tx) => {
-      const values: T[] = [];
-      for (const [turn, tenantId] of tenantIds.entries()) {
-        if (turn > 0) pipeline(tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true)`));
-        const committing: Hook[] = [];
-        values.push(
-          await work({
-            tenantId,
-            tx,
-            pipeline,
-            beforeCommit: (hook) => committing.push(hook),
-            afterCommit: (hook) => committed.push(hook),
-            onRollback: (hook) => rolledBack.push(hook),
-          }),
-        );
-        // Hooks only queue their statements (pipelined), so what follows leaves in the same write.
-        if (committing.length > 0) await Promise.all(committing.map(async (hook) => hook()));
-      }
-      return values;
-    });
-    // In PostgreSQL any failed statement aborts the transaction, so COMMIT rolled back.
-    await Promise.allSettled(pipelined);
-    if (pipelineFailure) throw pipelineFailure.error;
-  } catch (error) {
-    await Promise.allSettled(pipelined);
-    // Lost during COMMIT: it may have committed, so nothing is undone (no void of a card that
-    // its committed capture job will take); an Idempotency-Key retry tells which it was.
-    if (!(error instanceof CommitOutcomeUnknown)) await runHooks(rolledBack);
-    throw pipelineFailure ? pipelineFailure.error : error;
-  }
-  await runHooks(committed);
-  return results;
-}
-
-/**
  * Makes the function that opens units of work on `db`.
  *
  * Each transaction first sets, transaction-locally, `app.tenant_id` (read by the row-level
@@ -126,23 +51,53 @@ export function createUnitOfWorkRunner(
   database: Pick<DatabaseHandle, 'transaction'>,
   onHookError: (error: unknown) => void = () => {},
 ): RunInTenant {
-  return async (tenantId, work) => (await runTurns(database, onHookError, [tenantId], work))[0]!;
-}
-
-/**
- * Makes the function that runs the work of many tenants in one transaction (a turn per tenant,
- * each with its own {@link UnitOfWork} and `app.tenant_id`), for work that is independent per
- * tenant and frequent, e.g. handling a batch of domain events of many restaurants: one
- * BEGIN/COMMIT instead of one per tenant. All or nothing: when one turn fails, every turn is
- * rolled back, and the caller redoes the work per tenant (`createUnitOfWorkRunner`) to isolate
- * the failure.
- */
-export function createBatchUnitOfWorkRunner(
-  database: Pick<DatabaseHandle, 'transaction'>,
-  onHookError: (error: unknown) => void = () => {},
-): RunForTenants {
-  return async (tenantIds, work) => {
-    if (tenantIds.length === 0) return;
-    await runTurns(database, onHookError, tenantIds, work);
+  const runHooks = async (hooks: Hook[]) => {
+    for (const hook of hooks) {
+      try {
+        await hook();
+      } catch (error) {
+        onHookError(error);
+      }
+    }
+  };
+  return async (tenantId, work) => {
+    const committing: Hook[] = [];
+    const committed: Hook[] = [];
+    const rolledBack: Hook[] = [];
+    const pipelined: Array<Promise<unknown>> = [];
+    // The first pipelined statement that failed: it aborted the transaction, so it is the cause
+    // of whatever failed after it ("current transaction is aborted", COMMIT answering ROLLBACK).
+    let pipelineFailure: { error: unknown } | undefined;
+    let result;
+    try {
+      result = await database.transaction({ 'app.tenant_id': tenantId, role: TENANT_ROLE }, async (tx) => {
+        const value = await work({
+          tenantId,
+          tx,
+          pipeline: (statement) => {
+            const sent = Promise.resolve(statement);
+            sent.catch((error: unknown) => void (pipelineFailure ??= { error }));
+            pipelined.push(sent);
+          },
+          beforeCommit: (hook) => committing.push(hook),
+          afterCommit: (hook) => committed.push(hook),
+          onRollback: (hook) => rolledBack.push(hook),
+        });
+        // Hooks only queue their statements (pipelined), so COMMIT follows them in the same write.
+        if (committing.length > 0) await Promise.all(committing.map(async (hook) => hook()));
+        return value;
+      });
+      // In PostgreSQL any failed statement aborts the transaction, so COMMIT rolled back.
+      await Promise.allSettled(pipelined);
+      if (pipelineFailure) throw pipelineFailure.error;
+    } catch (error) {
+      await Promise.allSettled(pipelined);
+      // Lost during COMMIT: it may have committed, so nothing is undone (no void of a card that
+      // its committed capture job will take); an Idempotency-Key retry tells which it was.
+      if (!(error instanceof CommitOutcomeUnknown)) await runHooks(rolledBack);
+      throw pipelineFailure ? pipelineFailure.error : error;
+    }
+    await runHooks(committed);
+    return result;
   };
 }

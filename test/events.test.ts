@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import postgres from 'postgres';
 import type { OrderPaid } from '../modules/orders/gateway.ts';
-import { queryRows, sql } from '../shared/database.ts';
 import { eventually, menuItem, setStock, signup, type TenantFixture } from './support/fixtures.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 import { createTestDatabase, onRealPostgres, type TestDatabase } from './support/test-database.ts';
@@ -154,68 +153,4 @@ describe.skipIf(!onRealPostgres())('a batch of one tenant\'s events with one bad
       await sql.end();
     }
   }, 30_000);
-});
-
-describe.skipIf(!onRealPostgres())('a batch of many tenants\' events: one transaction, a turn per tenant; one bad event fails alone', () => {
-  let db: TestDatabase;
-  let producer: TestApp;
-  let consumer: TestApp;
-  const retry = { EVENT_RETRY_LIMIT: '1', EVENT_RETRY_DELAY_SECONDS: '1' };
-  const firstAttempt = new Map<string, { txid: string; setting: string; tenantId: string }>();
-  const attempts = new Map<string, number>();
-  const committed: string[] = [];
-  let badTenant = '';
-  const probe = (app: FastifyInstance) =>
-    app.events.subscribe<OrderPaid>('OrderPaid', 'tenants-probe', async (uow, event) => {
-      const key = `${event.tenantId}#${event.payload.number}`;
-      const [row] = await queryRows<{ txid: string; setting: string }>(uow.tx, sql`select txid_current()::text as txid, current_setting('app.tenant_id') as setting`);
-      if (!firstAttempt.has(key)) firstAttempt.set(key, { ...row!, tenantId: event.tenantId });
-      attempts.set(key, (attempts.get(key) ?? 0) + 1);
-      if (event.tenantId === badTenant && event.payload.number === 4) throw new Error('simulated bug for one tenant\'s order #4');
-      uow.afterCommit(() => void committed.push(key));
-    });
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    producer = await startTestApp({ database: db, env: { EVENT_DELIVERY: 'off', ...retry }, build: { beforeReady: probe } });
-  });
-  afterAll(async () => {
-    await consumer?.close();
-    await producer?.close();
-    await db?.drop();
-  });
-
-  it('each turn runs as its event\'s tenant, fewer transactions than tenants; then a bad event fails alone, the good ones commit exactly once', async () => {
-    const owners: Array<{ tenant: string; token: string; item: string }> = [];
-    for (let i = 0; i < 3; i++) {
-      const owner = await signup(producer.api);
-      owners.push({ tenant: owner.tenant.id, token: owner.token, item: (await menuItem(producer.api, owner.token, { price: 700 })).id });
-    }
-    const order = async (o: (typeof owners)[number]) =>
-      expect((await producer.api.post('/api/v1/orders', { items: [{ menuItemId: o.item, quantity: 1 }], payment: cash }, { token: o.token })).status).toBe(201);
-    const keys = (numbers: number[]) => owners.flatMap((o) => numbers.map((n) => `${o.tenant}#${n}`));
-
-    // 1. A backlog of 3 tenants' events, all good.
-    for (const o of owners) for (let k = 0; k < 2; k++) await order(o);
-    consumer = await startTestApp({ database: db, env: retry, build: { skipMigrations: true, beforeReady: probe } });
-    await eventually(async () => expect([...committed].sort()).toEqual(keys([1, 2]).sort()), 15_000, 100);
-    // Row-level security followed every turn: the handler ran with its event's tenant set.
-    for (const seen of firstAttempt.values()) expect(seen.setting).toBe(seen.tenantId);
-    // Fetched in batches spanning tenants, each handled in one transaction.
-    expect(new Set([...firstAttempt.values()].map((s) => s.txid)).size).toBeLessThan(owners.length);
-
-    // 2. One bad event among the next ones: it alone is retried and parked.
-    badTenant = owners[1]!.tenant;
-    for (const o of owners) for (let k = 0; k < 2; k++) await order(o);
-    const parked = await eventually(async () => {
-      const jobs = await consumer.app.events.boss.findJobs<{ tenantId: string; payload: { number: number } }>('tenants-probe.OrderPaid.parked');
-      expect(jobs).toHaveLength(1);
-      return jobs;
-    }, 15_000, 200);
-    expect(`${parked[0]!.data.tenantId}#${parked[0]!.data.payload.number}`).toBe(`${badTenant}#4`);
-    const good = keys([1, 2, 3, 4]).filter((k) => k !== `${badTenant}#4`);
-    await eventually(async () => expect([...committed].sort()).toEqual(good.sort()), 5_000, 100);
-    expect(attempts.get(`${badTenant}#4`)).toBeLessThanOrEqual(3); // its batch attempt(s), then alone; then parked
-    for (const k of good) expect(committed.filter((c) => c === k)).toHaveLength(1);
-  }, 40_000);
 });

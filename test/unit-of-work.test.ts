@@ -1,7 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryRows, sql, sqlState } from '../shared/database.ts';
-import { createBatchUnitOfWorkRunner } from '../shared/unit-of-work.ts';
+import { sqlState } from '../shared/database.ts';
 import { idempotencyKeys } from '../shared/idempotency.ts';
 import { signup, type TenantFixture } from './support/fixtures.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
@@ -88,46 +87,5 @@ describe('unit of work: pipelined statements', () => {
       .catch((error: Error) => error.message);
     expect(outcome).toBe('insufficient stock');
     expect(await keysNamed('pipe-lost-3')).toEqual([]);
-  });
-});
-
-describe('many tenants in one transaction (createBatchUnitOfWorkRunner, used for event batches)', () => {
-  const keysOf = (tenantId: string, prefix: string) =>
-    t.app.runInTenant(tenantId, async ({ tx }) =>
-      (await tx.select({ key: idempotencyKeys.key, tenantId: idempotencyKeys.tenantId }).from(idempotencyKeys)).filter((r) => r.key.startsWith(prefix)).map((r) => `${r.tenantId === tenantId ? 'own' : 'FOREIGN'}:${r.key}`).sort(),
-    );
-
-  it('gives each turn its own tenant (row-level security follows it) and commits them all at once', async () => {
-    const other = await signup(t.api);
-    const run = createBatchUnitOfWorkRunner(t.app.database);
-    const seen: Array<{ tenant: string; setting: string; txid: string; visible: number }> = [];
-    const committed: string[] = [];
-    await run([owner.tenant.id, other.tenant.id, owner.tenant.id], async (uow) => {
-      const [row] = await queryRows<{ setting: string; txid: string }>(uow.tx, sql`select current_setting('app.tenant_id') as setting, txid_current()::text as txid`);
-      // Only this turn's tenant's keys are visible, though the transaction wrote the others' too.
-      const visible = (await uow.tx.select().from(idempotencyKeys)).filter((r) => r.key.startsWith('batch-')).length;
-      seen.push({ tenant: uow.tenantId, setting: row!.setting, txid: row!.txid, visible });
-      uow.pipeline(uow.tx.insert(idempotencyKeys).values({ tenantId: uow.tenantId, key: `batch-${seen.length}`, requestHash: 'h', status: 'in_progress' }).execute());
-      uow.afterCommit(() => void committed.push(uow.tenantId));
-    });
-    expect(seen.map((s) => s.setting)).toEqual([owner.tenant.id, other.tenant.id, owner.tenant.id]);
-    expect(new Set(seen.map((s) => s.txid)).size).toBe(1);
-    expect(seen.map((s) => s.visible)).toEqual([0, 0, 1]);
-    expect(committed).toEqual([owner.tenant.id, other.tenant.id, owner.tenant.id]);
-    expect(await keysOf(owner.tenant.id, 'batch-')).toEqual(['own:batch-1', 'own:batch-3']);
-    expect(await keysOf(other.tenant.id, 'batch-')).toEqual(['own:batch-2']);
-
-    // A turn cannot write for another tenant: RLS refuses it, and every turn rolls back.
-    const rolledBack: string[] = [];
-    const outcome = await run([owner.tenant.id, other.tenant.id], async (uow) => {
-      uow.onRollback(() => void rolledBack.push(uow.tenantId));
-      await uow.tx.insert(idempotencyKeys).values({ tenantId: owner.tenant.id, key: `spill-${uow.tenantId}`, requestHash: 'h', status: 'in_progress' });
-    }).then(
-      () => 'committed',
-      (error: unknown) => sqlState(error),
-    );
-    expect(outcome).toBe('42501'); // new row violates row-level security policy
-    expect(rolledBack).toEqual([owner.tenant.id, other.tenant.id]);
-    expect(await keysOf(owner.tenant.id, 'spill-')).toEqual([]);
   });
 });
