@@ -21,8 +21,10 @@
  * Then prints `ratio name=value` lines (orders_vs_ceiling, app_cpu_vs_bare, menu_vs_bare,
  * single_vs_many) and `p99_half_peak_ms=`, and writes bench/results/<time>.json.
  *
- *   npm run bench [-- --duration 10 --reps 3 --tenants 200 --connections 16,64 --quick --smoke --profile]
+ *   npm run bench [-- --duration 10 --reps 3 --tenants 200 --connections 16,64 --quick --smoke --profile --no-delivery]
  *
+ * `--no-delivery`: event delivery off (the events are still written, nobody handles them): the
+ * order path's own cost, to split CPU per order into the order and its event work.
  * `--quick`: 5 s runs, 1 rep, 50 tenants. `--smoke`: 2 s runs, 1 rep, 5 tenants (checks that the
  * bench works, figures meaningless). `--profile` runs the app with `--cpu-prof` (whole run) into
  * bench/profiles/; summarise with `node scripts/cpu-profile-top.ts <file>`.
@@ -54,6 +56,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     smoke: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    'no-delivery': { type: 'boolean', default: false },
   },
 });
 const preset = args.smoke ? { duration: 2, reps: 1, tenants: 5 } : args.quick ? { duration: 5, reps: 1, tenants: 50 } : { duration: 10, reps: 3, tenants: 200 };
@@ -400,7 +403,7 @@ async function main() {
   const benchDb = postgres(dbUrl, { max: 1, onnotice: () => {} });
   try {
     log(`bench: ${tenantCount} tenants, ${duration} s per run, ${reps} rep(s), connections ${connectionsList.join(', ')}, database ${dbName}`);
-    const env = { DATABASE_URL: dbUrl, JWT_SECRET, LOG_LEVEL: args['log-level'], NODE_ENV: 'production', LOGIN_RATE_LIMIT_PER_IP: '100000', LOGIN_RATE_LIMIT_PER_ACCOUNT: '100000', SIGNUP_RATE_LIMIT_PER_IP: '100000' };
+    const env = { DATABASE_URL: dbUrl, JWT_SECRET, LOG_LEVEL: args['log-level'], NODE_ENV: 'production', ...(args['no-delivery'] ? { EVENT_DELIVERY: 'off' } : {}), LOGIN_RATE_LIMIT_PER_IP: '100000', LOGIN_RATE_LIMIT_PER_ACCOUNT: '100000', SIGNUP_RATE_LIMIT_PER_IP: '100000' };
     const app = await startChild('src/server.ts', env, '/ready');
 
     // Seed: every restaurant gets 5 menu items, the first 3 tracked with ample stock.
@@ -444,6 +447,7 @@ async function main() {
     };
     const drainEvents = async (timeoutMs = 300_000) => {
       const started = Date.now();
+      if (args['no-delivery']) return { queued: 0, seconds: 0 };
       const queued = await backlog();
       while ((await backlog()) > 0 && Date.now() - started < timeoutMs) await new Promise((r) => setTimeout(r, 100));
       return { queued, seconds: round((Date.now() - started) / 1000) };

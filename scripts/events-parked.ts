@@ -3,9 +3,10 @@
  * them back for another round once the bug is fixed.
  *
  *   npm run events:parked                 # list parked events (DATABASE_URL or ./.data PGlite)
- *   npm run events:parked -- --redrive    # move them back to their queues
+ *   npm run events:parked -- --redrive    # move them back to their subscriber's queue
  */
 import { loadConfig } from '../shared/config.ts';
+import { queueName } from '../shared/event-bus.ts';
 import { buildApp } from '../src/app.ts';
 
 const redrive = process.argv.includes('--redrive');
@@ -16,7 +17,9 @@ if (process.argv.includes('--help')) {
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn', EVENT_DELIVERY: 'off' });
 const app = await buildApp(config);
 let total = 0;
-for (const { queue, parked } of app.events.queues()) {
+for (const { queue: own, parked, subscriber, legacy } of app.events.queues()) {
+  // Parked in a queue of the earlier layout (one per event type): back to the subscriber's queue.
+  const queue = legacy ? queueName(subscriber) : own;
   const jobs = await app.events.boss.findJobs<{ id: string; type: string; tenantId: string; occurredAt: string }>(parked);
   const waiting = jobs.filter((j) => j.state === 'created' || j.state === 'retry');
   total += waiting.length;

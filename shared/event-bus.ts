@@ -50,9 +50,12 @@ export type EventHandler<E extends DomainEvent> = (uow: UnitOfWork, event: E) =>
  * - `publish` writes the events as jobs in the caller's transaction (pg-boss `insert` through its
  *   drizzle adapter, just before COMMIT): they exist if and only if the change that caused them
  *   commits.
- * - Each (subscriber, event type) pair is its own pg-boss queue, so every subscriber gets every
- *   event at least once, and with several app instances each event is handled by one of them
- *   (`SKIP LOCKED`). The inbox table (`kernel.inbox`) makes handling effectively once: the
+ * - Each subscriber has one pg-boss queue, `<subscriber>.events`, holding one job per event of
+ *   every type it subscribed to, so every subscriber gets every event at least once, and with
+ *   several app instances each event is handled by one of them (`SKIP LOCKED`). The events one
+ *   transaction publishes to a subscriber are written with one statement and, fetched together,
+ *   handled in one unit of work per tenant (one order's `OrderPaid` and `StockLevelChanged`: one
+ *   transaction of the reporting module, not one per event type). The inbox table (`kernel.inbox`) makes handling effectively once: the
  *   handler's writes and the inbox row commit together, a redelivery finds the row and skips.
  * - A failing handler is retried with exponential backoff; after the retry limit the event is
  *   parked in `<queue>.parked` (pg-boss dead letter queue) and logged, never dropped.
@@ -64,8 +67,12 @@ export interface EventBus {
   publish(uow: UnitOfWork, ...events: DomainEvent[]): Promise<void>;
   /** Registers a handler; call it while plugins load (before the app is ready). */
   subscribe<E extends DomainEvent>(type: E['type'], subscriber: string, handler: EventHandler<E>): void;
-  /** Queue names of every subscription and its parked queue, for operators. */
-  queues(): Array<{ queue: string; parked: string; type: string; subscriber: string }>;
+  /**
+   * Every subscriber's queue and parked queue with the event types it handles, for operators;
+   * plus, flagged `legacy`, queues of the earlier layout (one per subscriber and event type)
+   * found at start, whose waiting events are still delivered and whose parked ones stay there.
+   */
+  queues(): EventQueue[];
   /** The pg-boss instance (started), for operator tools and tests. */
   readonly boss: PgBoss;
 }
@@ -83,6 +90,15 @@ export const inbox = kernelSchema.table(
   },
   (t) => [primaryKey({ name: 'inbox_pk', columns: [t.tenantId, t.subscriber, t.eventId] })],
 );
+
+/** A subscriber's queue, see {@link EventBus.queues}. */
+export interface EventQueue {
+  queue: string;
+  parked: string;
+  subscriber: string;
+  types: string[];
+  legacy?: true;
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -111,7 +127,17 @@ function eventAttributes(queue: string, event: DomainEvent) {
   };
 }
 
-const queueName = (subscriber: string, type: string) => `${subscriber}.${type}`;
+/** The queue of a subscriber's events. */
+export const queueName = (subscriber: string) => `${subscriber}.events`;
+/** The queue of the earlier layout, one per subscriber and event type (drained, not written). */
+const legacyQueueName = (subscriber: string, type: string) => `${subscriber}.${type}`;
+
+/** A subscriber's handlers, by event type, and its queue. */
+interface Subscription {
+  subscriber: string;
+  queue: string;
+  handlers: Map<string, EventHandler<DomainEvent>>;
+}
 
 /**
  * How often pg-boss's supervisor looks for jobs whose claimant stopped beating (a crashed
@@ -159,7 +185,10 @@ export const eventBusPlugin = fp(
     boss.on('error', (error) => app.log.error({ err: error }, 'event bus error'));
     boss.on('warning', (warning) => app.log.warn({ warning }, 'event bus warning'));
 
-    const handlers = new Map<string, Array<{ subscriber: string; queue: string; handler: EventHandler<DomainEvent> }>>();
+    /** Subscriptions by subscriber, and by event type (the routes of `publish`). */
+    const subscriptions = new Map<string, Subscription>();
+    const routes = new Map<string, Subscription[]>();
+    const legacyQueues: EventQueue[] = [];
     const workerIds = new Map<string, string[]>();
     const wakeTimers = new Map<string, NodeJS.Timeout>();
     /**
@@ -185,7 +214,7 @@ export const eventBusPlugin = fp(
      * order. A handler that throws rolls back the whole group; `onHandlerError` learns which
      * event it was.
      */
-    const handleGroup = async (queue: string, subscriber: string, handler: EventHandler<DomainEvent>, tenantId: string, events: DomainEvent[], onHandlerError: (event: DomainEvent) => void) => {
+    const handleGroup = async (queue: string, { subscriber, handlers }: Subscription, tenantId: string, events: DomainEvent[], onHandlerError: (event: DomainEvent) => void) => {
       const handleAll = () =>
         app.runInTenant(tenantId, async (uow) => {
           const fresh = await uow.tx
@@ -196,6 +225,12 @@ export const eventBusPlugin = fp(
           const claimed = new Set(fresh.map((row) => row.eventId));
           for (const event of events) {
             if (!claimed.has(event.id)) continue; // already handled: a redelivery
+            const handler = handlers.get(event.type);
+            if (!handler) {
+              // Queued before this version dropped the subscription: nothing handles it any more.
+              app.log.warn({ queue, eventId: event.id, eventType: event.type }, `${subscriber} no longer subscribes to ${event.type}; event skipped`);
+              continue;
+            }
             try {
               if (tracer) {
                 await inSpan(tracer, `${subscriber} handles ${event.type}`, { links: linksTo([event]), attributes: eventAttributes(queue, event) }, () => handler(uow, event));
@@ -223,7 +258,7 @@ export const eventBusPlugin = fp(
      * {@link isTransientDatabaseError}) does not use up an attempt: the job is completed and a
      * copy queued after a growing delay, up to {@link TRANSIENT_RETRY_LIMIT} times.
      */
-    const handleBatch = async (queue: string, subscriber: string, handler: EventHandler<DomainEvent>, jobs: JobWithMetadata<QueuedEvent>[]): Promise<JobResult[]> => {
+    const handleBatch = async (queue: string, subscription: Subscription, jobs: JobWithMetadata<QueuedEvent>[]): Promise<JobResult[]> => {
       const results = new Map<string, JobResult>();
       const fail = async (job: JobWithMetadata<QueuedEvent>, error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
@@ -256,7 +291,7 @@ export const eventBusPlugin = fp(
       for (const [tenantId, group] of byTenant) {
         let culprit: DomainEvent | undefined;
         try {
-          await handleGroup(queue, subscriber, handler, tenantId, group.map((job) => eventOf(job.data)), (event) => void (culprit = event));
+          await handleGroup(queue, subscription, tenantId, group.map((job) => eventOf(job.data)), (event) => void (culprit = event));
           for (const job of group) results.set(job.id, { id: job.id, status: 'completed' });
           continue;
         } catch (error) {
@@ -267,7 +302,7 @@ export const eventBusPlugin = fp(
         for (const job of group) {
           if (results.has(job.id)) continue;
           try {
-            await handleGroup(queue, subscriber, handler, tenantId, [eventOf(job.data)], () => {});
+            await handleGroup(queue, subscription, tenantId, [eventOf(job.data)], () => {});
             results.set(job.id, { id: job.id, status: 'completed' });
           } catch (error) {
             await fail(job, error);
@@ -290,7 +325,7 @@ export const eventBusPlugin = fp(
           uow.beforeCommit(async () => {
             const byQueue = new Map<string, DomainEvent[]>();
             for (const event of created) {
-              for (const { queue } of handlers.get(event.type) ?? []) byQueue.set(queue, [...(byQueue.get(queue) ?? []), event]);
+              for (const { queue } of routes.get(event.type) ?? []) byQueue.set(queue, [...(byQueue.get(queue) ?? []), event]);
             }
             // pg-boss needs no answer from its insert (no returnId): queue it on the unit of work's
             // pipeline so that it leaves with COMMIT, in one write; a failure still rolls back.
@@ -316,12 +351,19 @@ export const eventBusPlugin = fp(
       },
       subscribe(type, subscriber, handler) {
         if (started) throw new Error(`subscribe(${type}, ${subscriber}) after the event bus started`);
-        const list = handlers.get(type) ?? [];
-        list.push({ subscriber, queue: queueName(subscriber, type), handler: handler as EventHandler<DomainEvent> });
-        handlers.set(type, list);
+        let subscription = subscriptions.get(subscriber);
+        if (!subscription) {
+          subscription = { subscriber, queue: queueName(subscriber), handlers: new Map() };
+          subscriptions.set(subscriber, subscription);
+        }
+        if (subscription.handlers.has(type)) throw new Error(`${subscriber} subscribes to ${type} twice`);
+        subscription.handlers.set(type, handler as EventHandler<DomainEvent>);
+        routes.set(type, [...(routes.get(type) ?? []), subscription]);
       },
-      queues: () =>
-        [...handlers].flatMap(([type, list]) => list.map(({ subscriber, queue }) => ({ queue, parked: `${queue}.parked`, type, subscriber }))),
+      queues: () => [
+        ...[...subscriptions.values()].map(({ subscriber, queue, handlers }) => ({ queue, parked: `${queue}.parked`, subscriber, types: [...handlers.keys()] })),
+        ...legacyQueues,
+      ],
     };
     app.decorate('events', bus);
 
@@ -348,33 +390,41 @@ export const eventBusPlugin = fp(
         }
       };
       const retry = { retryLimit: opts.events.retryLimit, retryDelay: opts.events.retryDelaySeconds, retryBackoff: true, retryDelayMax: 300 };
-      for (const [, list] of handlers) {
-        for (const { queue } of list) {
-          const parked = `${queue}.parked`;
-          await boss.createQueue(parked, { retryLimit: 0 });
-          await boss.createQueue(queue, { ...retry, deadLetter: parked, notify: false, heartbeatSeconds: opts.events.heartbeatSeconds });
-          // Queues made by earlier versions had NOTIFY on (every job insert then sent a pg_notify,
-          // which serialises all committing transactions, and woke the workers per order) and no
-          // heartbeat (a crashed instance's claimed jobs then waited out the 15-minute expiry).
-          await boss.updateQueue(queue, { notify: false, heartbeatSeconds: opts.events.heartbeatSeconds });
+      for (const { queue } of subscriptions.values()) {
+        const parked = `${queue}.parked`;
+        await boss.createQueue(parked, { retryLimit: 0 });
+        await boss.createQueue(queue, { ...retry, deadLetter: parked, notify: false, heartbeatSeconds: opts.events.heartbeatSeconds });
+        // Queues made by earlier versions had NOTIFY on (every job insert then sent a pg_notify,
+        // which serialises all committing transactions, and woke the workers per order) and no
+        // heartbeat (a crashed instance's claimed jobs then waited out the 15-minute expiry).
+        await boss.updateQueue(queue, { notify: false, heartbeatSeconds: opts.events.heartbeatSeconds });
+      }
+      // The earlier layout (a queue per subscriber and event type): events still waiting there
+      // are delivered by a worker of their own; its parked events stay listed for operators.
+      const drain: Array<{ queue: string; subscription: Subscription }> = [];
+      legacyQueues.length = 0;
+      for (const subscription of subscriptions.values()) {
+        for (const type of subscription.handlers.keys()) {
+          const queue = legacyQueueName(subscription.subscriber, type);
+          if (!(await boss.getQueue(queue))) continue;
+          legacyQueues.push({ queue, parked: `${queue}.parked`, subscriber: subscription.subscriber, types: [type], legacy: true });
+          const waiting = await boss.getDb().executeSql(`select 1 from pgboss.job where name = $1 and state in ('created', 'retry', 'active') limit 1`, [queue]);
+          if (waiting.rows.length > 0) drain.push({ queue, subscription });
         }
       }
       await grantQueueAccess();
       if (!opts.events.delivery) return;
-      for (const [, list] of handlers) {
-        for (const { queue, subscriber, handler } of list) {
-          // Two workers per queue. Each polls every 0.5 s (pg-boss's minimum: how soon another
-          // instance's events are picked up), is woken by `wake` after a local commit, and keeps
-          // fetching while batches come back full (a backlog).
-          for (let i = 0; i < 2; i++) {
-            const id = await boss.work<QueuedEvent>(
-              queue,
-              { batchSize: 20, burstWhenBatchFull: true, includeMetadata: true, perJobResults: true, pollingIntervalSeconds: 0.5 },
-              async (batch) => handleBatch(queue, subscriber, handler, batch as JobWithMetadata<QueuedEvent>[]), // includeMetadata: true
-            );
-            workerIds.set(queue, [...(workerIds.get(queue) ?? []), id]);
-          }
-        }
+      const workers = [...[...subscriptions.values()].flatMap((subscription) => [{ queue: subscription.queue, subscription }, { queue: subscription.queue, subscription }]), ...drain];
+      for (const { queue, subscription } of workers) {
+        // Two workers per subscriber queue (one per legacy queue still holding events). Each polls
+        // every 0.5 s (pg-boss's minimum: how soon another instance's events are picked up), is
+        // woken by `wake` after a local commit, and keeps fetching while batches come back full.
+        const id = await boss.work<QueuedEvent>(
+          queue,
+          { batchSize: 20, burstWhenBatchFull: true, includeMetadata: true, perJobResults: true, pollingIntervalSeconds: 0.5 },
+          async (batch) => handleBatch(queue, subscription, batch as JobWithMetadata<QueuedEvent>[]), // includeMetadata: true
+        );
+        workerIds.set(queue, [...(workerIds.get(queue) ?? []), id]);
       }
     });
     app.addHook('onClose', async () => {

@@ -139,9 +139,11 @@ export function createModuleHost(app: FastifyInstance, { prefix, tracer }: { pre
   // A module that went around its event port (the kernel's `app.events.subscribe(type, '<its
   // name>', …)`) would handle events it never declared: the boot fails instead.
   app.addHook('onReady', async () => {
-    for (const { type, subscriber } of app.events.queues()) {
+    for (const { types, subscriber, legacy } of app.events.queues()) {
+      if (legacy) continue;
       const module = registered.find((m) => m.name === subscriber);
-      if (module && !Object.values(module.events.consumes).some((types) => types.includes(type))) {
+      const type = types.find((t) => !Object.values(module?.events.consumes ?? {}).some((declared) => declared.includes(t)));
+      if (module && type) {
         throw new Error(`Module '${subscriber}' subscribes to '${type}' without declaring it in events.consumes (index.ts); subscribe through the events port setup receives.`);
       }
     }

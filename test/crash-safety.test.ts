@@ -115,7 +115,7 @@ describe.skipIf(!onRealPostgres())('crash safety: events an instance had claimed
       const order = await a.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 2 }], payment: { method: 'cash', tendered: 5000 } }, { token: owner.token });
       expect(order.status).toBe(201);
       await eventually(async () => {
-        const [job] = await sql`select count(*)::int as n from pgboss.job where name = 'reporting.OrderPaid' and state = 'active'`;
+        const [job] = await sql`select count(*)::int as n from pgboss.job where name = 'reporting.events' and state = 'active'`;
         expect(job!.n).toBe(1);
         const [waiting] = await sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike '%kernel%inbox%'`;
         expect(waiting!.n).toBeGreaterThan(0);

@@ -85,12 +85,12 @@ describe('an event whose handler hits database availability faults is not parked
     expect(calls.refused).toBe(FAULTS + 1);
     expect(seenBookkeeping).toBe(false); // handlers see the event only
     for (const subscriber of ['too-many-clients', 'db-refused']) {
-      expect(await t.app.events.boss.findJobs(`${subscriber}.OrderPaid.parked`)).toHaveLength(0);
+      expect(await t.app.events.boss.findJobs(`${subscriber}.events.parked`)).toHaveLength(0);
     }
 
     // The handler's own fault: 1 + retry limit attempts, then parked.
     const parked = await eventually(async () => {
-      const jobs = await t.app.events.boss.findJobs<{ id: string }>('handler-bug.OrderPaid.parked');
+      const jobs = await t.app.events.boss.findJobs<{ id: string }>('handler-bug.events.parked');
       expect(jobs).toHaveLength(1);
       return jobs;
     }, 10_000, 100);

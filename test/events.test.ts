@@ -46,7 +46,7 @@ describe('a failing handler is retried with backoff, then parked; it blocks nobo
     await eventually(async () => expect((await t.api.get('/api/v1/reports/sales', { token: owner.token })).body.totals.gross).toBe(1500), 3000);
 
     const parked = await eventually(async () => {
-      const jobs = await t.app.events.boss.findJobs<{ id: string }>('always-fails.OrderPaid.parked');
+      const jobs = await t.app.events.boss.findJobs<{ id: string }>('always-fails.events.parked');
       expect(jobs).toHaveLength(1);
       return jobs;
     }, 20_000, 200);
@@ -97,7 +97,7 @@ describe.skipIf(!onRealPostgres())('several app instances on one database', () =
     const [handled] = await sql`select count(*)::int as n, count(distinct event_id)::int as d from kernel.inbox where subscriber = 'reporting' and event_type = 'OrderPaid' and tenant_id = ${owner.tenant.id}`;
     expect(handled).toEqual({ n: 40, d: 40 });
     // Both instances did work (jobs are shared out, not copied).
-    const [jobs] = await sql`select count(*)::int as n from pgboss.job where name = 'reporting.OrderPaid' and state = 'completed'`;
+    const [jobs] = await sql`select count(*)::int as n from pgboss.job where name = 'reporting.events' and state = 'completed' and data->>'type' = 'OrderPaid' and data->>'tenantId' = ${owner.tenant.id}`;
     expect(jobs!.n).toBe(40);
   });
 });
@@ -136,7 +136,7 @@ describe.skipIf(!onRealPostgres())('a batch of one tenant\'s events with one bad
     }
     consumer = await startTestApp({ database: db, env: retry, build: { skipMigrations: true, beforeReady: probe } });
     const parked = await eventually(async () => {
-      const jobs = await consumer.app.events.boss.findJobs<{ payload: { number: number } }>('batch-probe.OrderPaid.parked');
+      const jobs = await consumer.app.events.boss.findJobs<{ payload: { number: number } }>('batch-probe.events.parked');
       expect(jobs).toHaveLength(1);
       return jobs;
     }, 15_000, 200);
@@ -153,4 +153,68 @@ describe.skipIf(!onRealPostgres())('a batch of one tenant\'s events with one bad
       await sql.end();
     }
   }, 30_000);
+});
+
+describe('one queue per subscriber', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t?.close());
+
+  /** Rows of `sql` through the event bus's own connection (PostgreSQL or PGlite alike). */
+  const rows = async <R>(sql: string, values: unknown[]) => (await t.app.events.boss.getDb().executeSql(sql, values)).rows as R[];
+
+  it("an order's events for reporting are jobs of one queue, handled in ONE transaction", async () => {
+    const owner = await signup(t.api);
+    const item = await menuItem(t.api, owner.token, { price: 700 });
+    await setStock(t.api, owner.token, item.id, 50);
+    const inbox = (tenantId: string) =>
+      rows<{ at: string; types: string }>(
+        `select handled_at::text as at, string_agg(event_type, ',' order by event_type) as types from kernel.inbox where tenant_id = $1 and subscriber = 'reporting' group by handled_at order by handled_at`,
+        [tenantId],
+      );
+    await eventually(async () => expect(await inbox(owner.tenant.id)).toHaveLength(1)); // the stock count's event
+
+    const order = await t.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 2 }], payment: cash }, { token: owner.token });
+    expect(order.status).toBe(201);
+    // handled_at is the handling transaction's start (now()): one value, one transaction.
+    const groups = await eventually(async () => {
+      const g = await inbox(owner.tenant.id);
+      expect(g).toHaveLength(2);
+      return g;
+    }, 10_000);
+    expect(groups[1]!.types).toBe('OrderPaid,StockLevelChanged');
+    const jobs = await rows<{ name: string; type: string }>(`select name, data->>'type' as type from pgboss.job where data->>'tenantId' = $1 order by created_on`, [owner.tenant.id]);
+    expect(jobs.filter((j) => j.type === 'OrderPaid' || j.type === 'StockLevelChanged').map((j) => j.name)).toEqual(['reporting.events', 'reporting.events', 'reporting.events']);
+    expect(t.app.events.queues().find((q) => q.subscriber === 'reporting')).toMatchObject({ queue: 'reporting.events', parked: 'reporting.events.parked' });
+  });
+
+  it.skipIf(!onRealPostgres())('events still waiting in a queue of the earlier layout (<subscriber>.<type>) are delivered after an upgrade', async () => {
+    const db = await createTestDatabase();
+    try {
+      // An instance that queues but does not deliver, as an older version's queue left behind.
+      const before = await startTestApp({ database: db, env: { EVENT_DELIVERY: 'off' } });
+      const owner = await signup(before.api);
+      const item = await menuItem(before.api, owner.token, { price: 1500 });
+      expect((await before.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 1 }], payment: cash }, { token: owner.token })).status).toBe(201);
+      const boss = before.app.events.boss;
+      const [job] = await boss.findJobs<Record<string, unknown>>('reporting.events', { data: { type: 'OrderPaid', tenantId: owner.tenant.id } });
+      expect(job).toBeDefined();
+      await boss.createQueue('reporting.OrderPaid');
+      await boss.send('reporting.OrderPaid', job!.data);
+      await boss.deleteJob('reporting.events', job!.id);
+      await before.close();
+
+      const after = await startTestApp({ database: db, build: { skipMigrations: true } });
+      try {
+        expect(after.app.events.queues()).toContainEqual({ queue: 'reporting.OrderPaid', parked: 'reporting.OrderPaid.parked', subscriber: 'reporting', types: ['OrderPaid'], legacy: true });
+        await eventually(async () => expect((await after.api.get('/api/v1/reports/sales', { token: owner.token })).body.totals.gross).toBe(1500), 10_000);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
 });

@@ -174,10 +174,10 @@ describe('metrics: Prometheus text on a listener of its own (METRICS_PORT)', () 
     expect(ratio).toBeLessThan(1);
     expect(value(after, 'pos_read_cache_bytes', { cache: 'restaurant.menu-pages' })).toBeGreaterThan(0);
     // Nothing parked; the queue exists and reports.
-    expect(value(after, 'pos_events_parked', { queue: 'reporting.OrderPaid' })).toBe(0);
+    expect(value(after, 'pos_events_parked', { queue: 'reporting.events' })).toBe(0);
 
     // The event backlog (pg-boss counts, refreshed by its monitor every few seconds; cached 5 s here).
-    await eventually(async () => expect(value(await scrape(), 'pos_event_queue_jobs', { queue: 'reporting.OrderPaid', state: 'ready' })).toBe(3), 30_000, 500);
+    await eventually(async () => expect(value(await scrape(), 'pos_event_queue_jobs', { queue: 'reporting.events', state: 'ready' })).toBe(3), 30_000, 500);
   });
 
   it.skipIf(!existsSync('/proc/net/tcp'))('METRICS_PORT=0 opens no metrics listener (counted from /proc)', { timeout: SERVER_TEST_TIMEOUT }, async () => {

@@ -112,12 +112,12 @@ describe('an order is one trace across the modules; the reporting handler links 
     // The link points at the span that published the event: the order's unit of work.
     expect(inOrderTrace.map((s) => s.spanContext().spanId)).toContain(link.context.spanId);
     expect(link.context.spanId).toBe(uow.spanContext().spanId);
-    expect(handled.attributes).toMatchObject({ 'messaging.destination.name': 'reporting.OrderPaid', 'pos.event.type': 'OrderPaid', 'messaging.message.id': link.attributes?.['messaging.message.id'] });
+    expect(handled.attributes).toMatchObject({ 'messaging.destination.name': 'reporting.events', 'pos.event.type': 'OrderPaid', 'messaging.message.id': link.attributes?.['messaging.message.id'] });
     // Handler span → its unit of work → the batch's CONSUMER span, root of the handling trace.
     // A span is exported when it ends, and a parent ends after its child: wait for the parents.
     const handling = await eventually(async () => {
       const chain = ancestors(handled);
-      expect(chain.map((s) => s.name)).toEqual(['unit of work', 'process reporting.OrderPaid']);
+      expect(chain.map((s) => s.name)).toEqual(['unit of work', 'process reporting.events']);
       return chain;
     });
     expect(handling[1]!.kind).toBe(SpanKind.CONSUMER);
@@ -129,7 +129,7 @@ describe('an order is one trace across the modules; the reporting handler links 
 
   it('an event without trace context (published before tracing was on) is handled, with an unlinked span', async () => {
     const event = { id: crypto.randomUUID(), type: 'OrderPaid', tenantId: owner.tenant.id, occurredAt: new Date().toISOString(), payload: {} };
-    await t.app.events.boss.send('legacy-probe.OrderPaid', event);
+    await t.app.events.boss.send('legacy-probe.events', event);
     await eventually(async () => expect(legacyHandled.map((e) => e.id)).toContain(event.id), 10_000);
     const span = await eventually(async () => {
       const s = named('legacy-probe handles OrderPaid').find((x) => x.attributes['messaging.message.id'] === event.id);

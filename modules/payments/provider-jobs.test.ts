@@ -78,7 +78,7 @@ describe('card capture and refund are outbox jobs: retried, then parked', () => 
     card.next.captureFailures = Number.POSITIVE_INFINITY;
     const { order, reference } = await cardOrder();
     card.next.captureFailures = 0;
-    const queue = t.app.events.queues().find((q) => q.subscriber === 'payments' && q.type === 'CardPaymentCollected');
+    const queue = t.app.events.queues().find((q) => q.subscriber === 'payments' && !q.legacy);
     expect(queue).toBeDefined();
     const parked = await eventually(async () => {
       const jobs = await t.app.events.boss.findJobs<{ payload: { paymentId: string } }>(queue!.parked);
