@@ -522,7 +522,13 @@ async function inReservedTransaction<T>(
       if (property === 'unsafe') {
         return (query: string, parameters?: unknown[], options?: object) => {
           if (isLost()) throw lost ?? new DatabaseUnavailable('the database connection was lost during the transaction');
-          return track(target.unsafe(query, parameters as never, options as never) as unknown as PendingQuery);
+          // drizzle asks postgres.js for an unnamed statement unless the query was given a name
+          // (`prepare: name !== undefined`), so PostgreSQL parsed and planned every statement of
+          // every transaction again. Named prepared statements, cached per connection by
+          // postgres.js (the pool's `prepare`: off behind a transaction pooler), parse once per
+          // connection and let PostgreSQL reuse a generic plan (the statements are bounded: each
+          // connection lives at most `max_lifetime`).
+          return track(target.unsafe(query, parameters as never, { ...options, prepare: client.options.prepare } as never) as unknown as PendingQuery);
         };
       }
       return Reflect.get(target, property, receiver);
