@@ -38,7 +38,7 @@ export interface ModuleEvents {
 
 /**
  * The module's view of the event bus: publishing and subscribing limited to what it declared, with
- * the module's name as the subscriber (one pg-boss queue per module and event type).
+ * the module's name as the subscriber (one pg-boss queue per module, `<module>.events`).
  */
 export interface ModuleEventPort {
   /**
