@@ -18,6 +18,8 @@ export interface ModuleDeclaration {
   uses: string[];
   /** Event types it publishes. */
   publishes: string[];
+  /** Published event types that also leave through the message broker (a subset of publishes). */
+  external: string[];
   /** Event types it handles, by publishing module. */
   consumes: Record<string, string[]>;
   /** Repository-relative path of the index.ts. */
@@ -48,7 +50,7 @@ function propertyName(file: ts.SourceFile, p: ts.ObjectLiteralElementLike): stri
  */
 export function parseModuleDeclaration(folder: string, source: string, file = `modules/${folder}/index.ts`): ModuleDeclaration {
   const sf = ts.createSourceFile(file, source, ts.ScriptTarget.ES2024, true, ts.ScriptKind.TS);
-  const result: ModuleDeclaration = { folder, name: undefined, uses: [], publishes: [], consumes: {}, file, line: 1, usesLines: {}, publishesLines: {}, consumesLines: {}, problems: [] };
+  const result: ModuleDeclaration = { folder, name: undefined, uses: [], publishes: [], external: [], consumes: {}, file, line: 1, usesLines: {}, publishesLines: {}, consumesLines: {}, problems: [] };
   const problem = (node: ts.Node | undefined, message: string) => result.problems.push(`${file}:${node ? lineOf(sf, node) : 1}: ${message}`);
 
   const calls: ts.CallExpression[] = [];
@@ -115,6 +117,8 @@ export function parseModuleDeclaration(folder: string, source: string, file = `m
           const { values, lines } = stringList(e.initializer, "'events.publishes'");
           result.publishes = values;
           values.forEach((v, i) => (result.publishesLines[v] = lines[i]!));
+        } else if (eventKey === 'external') {
+          result.external = stringList(e.initializer, "'events.external'").values;
         } else if (eventKey === 'consumes') {
           if (!ts.isObjectLiteralExpression(e.initializer)) {
             problem(e, "'events.consumes' must be an object literal keyed by publishing module.");
@@ -130,12 +134,14 @@ export function parseModuleDeclaration(folder: string, source: string, file = `m
             result.consumes[from] = values;
             result.consumesLines[from] = Object.fromEntries(values.map((v, i) => [v, lines[i]!]));
           }
-        } else problem(e, `unknown key 'events.${eventKey}' (expected publishes, consumes).`);
+        } else problem(e, `unknown key 'events.${eventKey}' (expected publishes, consumes, external).`);
       }
     }
   }
   if (result.name === undefined) problem(call, "the declaration has no 'name'.");
   else if (result.name !== folder) problem(call, `the module is named '${result.name}' but its folder is modules/${folder}; they must be equal.`);
+  const unpublished = result.external.filter((type) => !result.publishes.includes(type));
+  if (unpublished.length > 0) problem(call, `events.external names events it does not publish: ${unpublished.join(', ')}.`);
   if (!sawUses) problem(call, "the declaration has no 'uses' (write uses: [] for a module that uses no other).");
   return result;
 }
@@ -146,7 +152,7 @@ export function readModuleDeclarations(root: string, folders: readonly string[])
     const file = `modules/${folder}/index.ts`;
     const path = join(root, file);
     if (!existsSync(path)) {
-      return { folder, name: undefined, uses: [], publishes: [], consumes: {}, file, line: 1, usesLines: {}, publishesLines: {}, consumesLines: {}, problems: [`${file}:1: missing; every module has an index.ts that declares it.`] };
+      return { folder, name: undefined, uses: [], publishes: [], external: [], consumes: {}, file, line: 1, usesLines: {}, publishesLines: {}, consumesLines: {}, problems: [`${file}:1: missing; every module has an index.ts that declares it.`] };
     }
     return parseModuleDeclaration(folder, readFileSync(path, 'utf8'), file);
   });

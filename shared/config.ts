@@ -86,6 +86,18 @@ export interface AppConfig {
      */
     heartbeatSeconds: number;
   };
+  /**
+   * The message broker that external domain events (a module's `events.external`) are relayed to
+   * from the outbox (shared/broker.ts); undefined (no `NATS_URL`) = events stay in the process.
+   */
+  broker?: {
+    /** NATS_URL, e.g. nats://127.0.0.1:4222 (JetStream enabled). */
+    url: string;
+    /** NATS_STREAM: the JetStream stream holding the events (created if missing), default POS_EVENTS. */
+    stream: string;
+    /** NATS_SUBJECT_PREFIX: subjects are `<prefix>.<EventType>.<tenantId>`, default `pos.events`. */
+    subjectPrefix: string;
+  };
   /** Where `/metrics` (Prometheus text) is served: a listener of its own, never the API port. */
   metrics: {
     /** METRICS_HOST, default HOST. */
@@ -186,6 +198,18 @@ const EnvSchema = z.object({
     .regex(/^\S+( \S+){4}$/, 'a 5-field cron expression, e.g. "17 * * * *"')
     .default('17 * * * *'),
   INBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(14),
+  NATS_URL: z
+    .string()
+    .regex(/^(nats|tls):\/\/[^\s,]+(,(nats|tls):\/\/[^\s,]+)*$/, 'must be nats://host:port (comma-separated for a cluster)')
+    .optional(),
+  NATS_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only')
+    .default('POS_EVENTS'),
+  NATS_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens of letters, digits, _ and -')
+    .default('pos.events'),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   METRICS_HOST: z.string().min(1).optional(),
   READ_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
@@ -267,6 +291,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     databaseStartupTimeoutSeconds: e.DATABASE_STARTUP_TIMEOUT_SECONDS,
     events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS, heartbeatSeconds: e.EVENT_HEARTBEAT_SECONDS },
     retention: { cron: e.RETENTION_CRON, inboxDays: e.INBOX_RETENTION_DAYS },
+    ...(e.NATS_URL ? { broker: { url: e.NATS_URL, stream: e.NATS_STREAM, subjectPrefix: e.NATS_SUBJECT_PREFIX } } : {}),
     metrics: { host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT },
     readCache: { ttlSeconds: e.READ_CACHE_TTL_SECONDS, maxBytes: e.READ_CACHE_MAX_BYTES },
     http: {

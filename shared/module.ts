@@ -34,6 +34,12 @@ export interface ModuleEvents {
   readonly publishes?: readonly string[];
   /** Event types this module handles, keyed by the module that publishes them (itself included). */
   readonly consumes?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Published event types that other systems may rely on: when `NATS_URL` is set they also leave
+   * the process through the message broker (shared/broker.ts), and `npm run asyncapi` describes
+   * them in docs/asyncapi.json. A subset of `publishes`; changing their payload is an API change.
+   */
+  readonly external?: readonly string[];
 }
 
 /**
@@ -92,6 +98,8 @@ export function defineModule<Deps extends object = Record<never, never>, Gateway
   if (!MODULE_NAME.test(name)) throw new Error(`Module name '${name}' is not kebab-case (${MODULE_NAME}).`);
   if (new Set(uses).size !== uses.length) throw new Error(`Module '${name}' lists a module twice in uses: [${uses.join(', ')}].`);
   if ((uses as readonly string[]).includes(name)) throw new Error(`Module '${name}' lists itself in uses.`);
+  const unpublished = (definition.events?.external ?? []).filter((type) => !(definition.events?.publishes ?? []).includes(type));
+  if (unpublished.length > 0) throw new Error(`Module '${name}' declares external events it does not publish: ${unpublished.join(', ')} (events.external must be a subset of events.publishes).`);
   return definition;
 }
 
@@ -106,7 +114,7 @@ const KERNEL_DECORATORS = ['database', 'runInTenant', 'events', 'requireRole', '
 export interface RegisteredModule {
   name: string;
   uses: readonly string[];
-  events: { publishes: readonly string[]; consumes: Readonly<Record<string, readonly string[]>> };
+  events: { publishes: readonly string[]; consumes: Readonly<Record<string, readonly string[]>>; external: readonly string[] };
 }
 
 /**
@@ -198,7 +206,7 @@ export function createModuleHost(app: FastifyInstance, { prefix, tracer }: { pre
         },
         { prefix },
       );
-      registered.push({ name, uses, events: { publishes: [...publishes], consumes } });
+      registered.push({ name, uses, events: { publishes: [...publishes], consumes, external: [...(module.events?.external ?? [])] } });
       return gateway as never;
     },
   };

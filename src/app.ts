@@ -5,6 +5,7 @@ import ordersModule from '../modules/orders/index.ts';
 import paymentsModule, { type PaymentsModuleOptions } from '../modules/payments/index.ts';
 import reportingModule from '../modules/reporting/index.ts';
 import restaurantModule from '../modules/restaurant/index.ts';
+import { relayExternalEvents } from '../shared/broker.ts';
 import type { AppConfig } from '../shared/config.ts';
 import { buildKernel, type KernelOptions } from './kernel.ts';
 
@@ -46,6 +47,9 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   const payments = await modules.register(paymentsModule, { options: options.payments });
   await modules.register(ordersModule, { deps: { auth, restaurant, inventory, payments } });
   await modules.register(reportingModule, { deps: { auth } });
+
+  // External events (each module's events.external) also go to NATS JetStream when NATS_URL is set.
+  relayExternalEvents(app, modules.modules(), config.broker);
 
   await options.beforeReady?.(app);
   await app.ready();

@@ -11,7 +11,7 @@ import { createInventoryService, type InventoryDependencies } from './service.ts
 export default defineModule<InventoryDependencies, InventoryGateway>({
   name: 'inventory',
   uses: ['restaurant'],
-  events: { publishes: ['StockLevelChanged', 'StockTrackingStopped'] },
+  events: { publishes: ['StockLevelChanged', 'StockTrackingStopped'], external: ['StockLevelChanged'] },
   async setup(scope, { deps, events }) {
     const service = createInventoryService(scope, deps, events);
     deps.restaurant.registerDeletionHook(service.forgetMenuItem);

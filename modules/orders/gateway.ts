@@ -2,15 +2,15 @@
  * Public contract of the orders module (bounded context: the point of sale).
  * The only file of this module that other modules may import.
  */
-import type { DomainEvent } from '../../shared/event-bus.ts';
+import type { DomainEvent, MinorUnits } from '../../shared/event-bus.ts';
 
 /** A line of a paid order, as carried by {@link OrderPaid}; money in minor units. */
 export interface OrderLineSnapshot {
   menuItemId: string;
   name: string;
-  unitPrice: number;
+  unitPrice: MinorUnits;
   quantity: number;
-  lineTotal: number;
+  lineTotal: MinorUnits;
 }
 
 /** Published in the order's transaction when an order is paid. Money in minor units of `currency`. */
@@ -20,9 +20,9 @@ export type OrderPaid = DomainEvent<
     orderId: string;
     number: number;
     currency: string;
-    subtotal: number;
-    tax: number;
-    total: number;
+    subtotal: MinorUnits;
+    tax: MinorUnits;
+    total: MinorUnits;
     paymentMethod: 'cash' | 'card';
     lines: OrderLineSnapshot[];
     paidAt: string;
@@ -37,7 +37,7 @@ export type OrderCancelled = DomainEvent<
     number: number;
     currency: string;
     /** Amount refunded, minor units (the order total). */
-    refundAmount: number;
+    refundAmount: MinorUnits;
     paymentMethod: 'cash' | 'card';
     cancelledAt: string;
   }

@@ -11,7 +11,7 @@ import { createOrdersService, type OrdersDependencies } from './service.ts';
 export default defineModule<OrdersDependencies>({
   name: 'orders',
   uses: ['auth', 'restaurant', 'inventory', 'payments'],
-  events: { publishes: ['OrderPaid', 'OrderCancelled'] },
+  events: { publishes: ['OrderPaid', 'OrderCancelled'], external: ['OrderPaid', 'OrderCancelled'] },
   async setup(scope, { deps, events }) {
     const service = createOrdersService(scope, deps, events);
     deps.restaurant.registerReferenceCheck(service.referencesMenuItem);
