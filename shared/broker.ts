@@ -26,7 +26,7 @@
  * message de-duplication (docs.nats.io, "JetStream model deep dive: Message Deduplication").
  */
 import type { FastifyInstance } from 'fastify';
-import { connect, ErrorCode, JSONCodec, nanos, NatsError, type JetStreamClient, type NatsConnection } from 'nats';
+import { connect, ErrorCode, Events, JSONCodec, nanos, NatsError, type JetStreamClient, type NatsConnection } from 'nats';
 import type { AppConfig } from './config.ts';
 import { DependencyUnavailable, type DomainEvent } from './event-bus.ts';
 import type { RegisteredModule } from './module.ts';
@@ -71,6 +71,9 @@ export function relayExternalEvents(app: FastifyInstance, modules: readonly Regi
   let jetstream: JetStreamClient | undefined;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
+  // Set between a disconnect and the reconnect: attempts fail at once instead of each waiting
+  // PUBLISH_TIMEOUT_MS (while holding a database connection) for an acknowledgement.
+  let disconnectedSince: string | undefined;
 
   const open = async () => {
     if (closed) return;
@@ -87,6 +90,17 @@ export function relayExternalEvents(app: FastifyInstance, modules: readonly Regi
       }
       connection = nc;
       jetstream = nc.jetstream();
+      void (async () => {
+        for await (const status of nc.status()) {
+          if (status.type === Events.Disconnect) {
+            disconnectedSince ??= new Date().toISOString();
+            app.log.warn({ url: config.url }, 'message broker connection lost; external events wait in the outbox until it is back');
+          } else if (status.type === Events.Reconnect) {
+            disconnectedSince = undefined;
+            app.log.info({ url: config.url }, 'message broker connection restored');
+          }
+        }
+      })();
       app.log.info({ url: config.url, stream: config.stream }, 'relaying external events to NATS JetStream');
     } catch (error) {
       app.log.warn({ err: error, url: config.url }, 'message broker not reachable; external events wait in the outbox');
@@ -97,6 +111,7 @@ export function relayExternalEvents(app: FastifyInstance, modules: readonly Regi
 
   const relay = async (_uow: unknown, event: DomainEvent) => {
     if (!jetstream) throw new DependencyUnavailable(`message broker at ${config.url} not connected yet`);
+    if (disconnectedSince) throw new DependencyUnavailable(`message broker at ${config.url} disconnected since ${disconnectedSince}`);
     try {
       await jetstream.publish(subjectOf(config.subjectPrefix, event), codec.encode(event), { msgID: event.id, expect: { streamName: config.stream }, timeout: PUBLISH_TIMEOUT_MS });
     } catch (error) {
