@@ -316,7 +316,9 @@ export function renderCanvas(modules: readonly ModuleNode[]): string {
       out.push('| Event | Direction | Modules |', '| --- | --- | --- |');
       for (const e of d.publishes) {
         const consumers = consumersOf(modules, m.name, e);
-        out.push(`| ${e} | publishes | ${consumers.length > 0 ? `consumed by ${consumers.map((c) => `[${c}](#${c})`).join(', ')}` : 'nobody consumes it'} |`);
+        const inProcess = consumers.length > 0 ? `consumed by ${consumers.map((c) => `[${c}](#${c})`).join(', ')}` : 'nobody consumes it';
+        const external = d.external.includes(e) ? '; external: also to NATS JetStream, see [asyncapi.json](asyncapi.json)' : '';
+        out.push(`| ${e} | publishes | ${inProcess}${external} |`);
       }
       for (const [e, from] of consumed) out.push(`| ${e} | consumes | from [${from}](#${from}) |`);
       out.push('');
