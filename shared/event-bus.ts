@@ -63,8 +63,9 @@ export type EventHandler<E extends DomainEvent> = (uow: UnitOfWork, event: E) =>
  *   several app instances each event is handled by one of them (`SKIP LOCKED`). The events one
  *   transaction publishes to a subscriber are written with one statement and, fetched together,
  *   handled in one unit of work per tenant (one order's `OrderPaid` and `StockLevelChanged`: one
- *   transaction of the reporting module, not one per event type). The inbox table (`kernel.inbox`) makes handling effectively once: the
- *   handler's writes and the inbox row commit together, a redelivery finds the row and skips.
+ *   transaction of the reporting module, not one per event type). The inbox table
+ *   (`kernel.inbox`) makes handling effectively once: the handler's writes and the inbox row
+ *   commit together, a redelivery finds the row and skips.
  * - A failing handler is retried with exponential backoff; after the retry limit the event is
  *   parked in `<queue>.parked` (pg-boss dead letter queue) and logged, never dropped.
  *
