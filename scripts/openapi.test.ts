@@ -38,7 +38,24 @@ afterAll(() => db?.drop());
 describe('the OpenAPI document (docs/openapi.json)', () => {
   it('is the snapshot committed in the repository', () => {
     // A contract change must show in review: regenerate the snapshot and commit it.
-    expect(committed === served, `${OPENAPI_SNAPSHOT} differs from what /docs/json serves: run \`npm run openapi\` and commit ${OPENAPI_SNAPSHOT}`).toBe(true);
+    const at = committed.split('\n').findIndex((line, i) => line !== served.split('\n')[i]);
+    const where = at < 0 ? '' : ` (first difference at line ${at + 1}: ${JSON.stringify(committed.split('\n')[at])} vs served ${JSON.stringify(served.split('\n')[at])})`;
+    expect(committed === served, `${OPENAPI_SNAPSHOT} differs from what /docs/json serves${where}: run \`npm run openapi\` and commit ${OPENAPI_SNAPSHOT}`).toBe(true);
+  });
+
+  it('does not depend on the order the modules were loaded (a test worker that ran other files first)', { timeout: SLOW }, async () => {
+    // A process that imports the modules in reverse order before building the app, on PGlite.
+    const script = [
+      ...['restaurant', 'reporting', 'payments', 'orders', 'inventory', 'auth'].map((m) => `await import('./modules/${m}/index.ts');`),
+      "const { renderOpenApi } = await import('./scripts/openapi.ts');",
+      "process.stdout.write(await renderOpenApi({ kind: 'pglite', dataDir: 'memory://' }));",
+    ].join('\n');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', script], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, DATABASE_URL: '' },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(stdout === served, 'the document served after loading the modules in another order differs').toBe(true);
   });
 
   it('passes `redocly lint` (recommended rules) with no error', { timeout: SLOW }, async () => {

@@ -185,8 +185,11 @@ function refsIn(node: unknown, into: Set<string>): Set<string> {
 }
 
 /**
- * Removes the schemas nothing references. fastify-type-provider-zod emits every registered zod
- * schema twice (input and output side); only the ones the operations use belong in the document.
+ * Removes the schemas nothing references, and orders the rest by name. fastify-type-provider-zod
+ * emits every registered zod schema twice (input and output side); only the ones the operations
+ * use belong in the document. It emits them in the order zod first saw them, i.e. the order the
+ * modules were imported: a process that loaded them in another order (a test worker that ran
+ * another file first) served the same document in another order.
  */
 function pruneUnusedSchemas<T extends { components?: { schemas?: Record<string, unknown> } }>(doc: T): T {
   const schemas = doc.components?.schemas;
@@ -203,7 +206,10 @@ function pruneUnusedSchemas<T extends { components?: { schemas?: Record<string, 
       }
     }
   }
-  for (const name of Object.keys(schemas)) if (!used.has(prefix + name)) delete schemas[name];
+  const kept = Object.keys(schemas)
+    .filter((name) => used.has(prefix + name))
+    .sort();
+  doc.components!.schemas = Object.fromEntries(kept.map((name) => [name, schemas[name]]));
   return doc;
 }
 
