@@ -85,6 +85,12 @@ export interface AppConfig {
      * beat every half of it; instances check every half of it too.
      */
     heartbeatSeconds: number;
+    /**
+     * Workers per subscriber queue in this instance (EVENT_WORKERS, default 2): each fetches a
+     * batch and handles it while the other waits on the database. With 1, the events one
+     * transaction published to a subscriber are always fetched, and handled, together.
+     */
+    workersPerQueue: number;
   };
   /**
    * The message broker that external domain events (a module's `events.external`) are relayed to
@@ -193,6 +199,7 @@ const EnvSchema = z.object({
   EVENT_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(5),
   EVENT_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
   EVENT_HEARTBEAT_SECONDS: z.coerce.number().int().min(10).max(3600).default(10),
+  EVENT_WORKERS: z.coerce.number().int().min(1).max(16).default(2),
   RETENTION_CRON: z
     .string()
     .regex(/^\S+( \S+){4}$/, 'a 5-field cron expression, e.g. "17 * * * *"')
@@ -289,7 +296,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         }
       : { kind: 'pglite', dataDir: e.PGLITE_DATA_DIR },
     databaseStartupTimeoutSeconds: e.DATABASE_STARTUP_TIMEOUT_SECONDS,
-    events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS, heartbeatSeconds: e.EVENT_HEARTBEAT_SECONDS },
+    events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS, heartbeatSeconds: e.EVENT_HEARTBEAT_SECONDS, workersPerQueue: e.EVENT_WORKERS },
     retention: { cron: e.RETENTION_CRON, inboxDays: e.INBOX_RETENTION_DAYS },
     ...(e.NATS_URL ? { broker: { url: e.NATS_URL, stream: e.NATS_STREAM, subjectPrefix: e.NATS_SUBJECT_PREFIX } } : {}),
     metrics: { host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT },

@@ -61,7 +61,8 @@ export type EventHandler<E extends DomainEvent> = (uow: UnitOfWork, event: E) =>
  * - Each subscriber has one pg-boss queue, `<subscriber>.events`, holding one job per event of
  *   every type it subscribed to, so every subscriber gets every event at least once, and with
  *   several app instances each event is handled by one of them (`SKIP LOCKED`). The events one
- *   transaction publishes to a subscriber are written with one statement and, fetched together,
+ *   transaction publishes to a subscriber are written with one statement and, fetched together
+ *   (always with one worker per queue; two workers fetching at the same instant may split them),
  *   handled in one unit of work per tenant (one order's `OrderPaid` and `StockLevelChanged`: one
  *   transaction of the reporting module, not one per event type). The inbox table
  *   (`kernel.inbox`) makes handling effectively once: the handler's writes and the inbox row
@@ -435,9 +436,12 @@ export const eventBusPlugin = fp(
       }
       await grantQueueAccess();
       if (!opts.events.delivery) return;
-      const workers = [...[...subscriptions.values()].flatMap((subscription) => [{ queue: subscription.queue, subscription }, { queue: subscription.queue, subscription }]), ...drain];
+      const workers = [
+        ...[...subscriptions.values()].flatMap((subscription) => Array.from({ length: opts.events.workersPerQueue }, () => ({ queue: subscription.queue, subscription }))),
+        ...drain,
+      ];
       for (const { queue, subscription } of workers) {
-        // Two workers per subscriber queue (one per legacy queue still holding events). Each polls
+        // EVENT_WORKERS per subscriber queue (one per legacy queue still holding events). Each polls
         // every 0.5 s (pg-boss's minimum: how soon another instance's events are picked up), is
         // woken by `wake` after a local commit, and keeps fetching while batches come back full.
         const id = await boss.work<QueuedEvent>(

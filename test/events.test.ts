@@ -158,14 +158,15 @@ describe.skipIf(!onRealPostgres())('a batch of one tenant\'s events with one bad
 describe('one queue per subscriber', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp();
+    // One worker per queue: two could each fetch one of an order's events at the same instant.
+    t = await startTestApp({ env: { EVENT_WORKERS: '1' } });
   });
   afterAll(() => t?.close());
 
   /** Rows of `sql` through the event bus's own connection (PostgreSQL or PGlite alike). */
   const rows = async <R>(sql: string, values: unknown[]) => (await t.app.events.boss.getDb().executeSql(sql, values)).rows as R[];
 
-  it("an order's events for reporting are jobs of one queue, handled in ONE transaction", async () => {
+  it("an order's events for reporting are jobs of one queue, handled in ONE transaction (one worker)", async () => {
     const owner = await signup(t.api);
     const item = await menuItem(t.api, owner.token, { price: 700 });
     await setStock(t.api, owner.token, item.id, 50);
