@@ -2,15 +2,15 @@
  * Public contract of the orders module (bounded context: the point of sale).
  * The only file of this module that other modules may import.
  */
-import type { DomainEvent, MinorUnits } from '../../shared/event-bus.ts';
+import type { DomainEvent, MinorUnitAmount } from '../../shared/event-bus.ts';
 
 /** A line of a paid order, as carried by {@link OrderPaid}; money in minor units. */
 export interface OrderLineSnapshot {
   menuItemId: string;
   name: string;
-  unitPrice: MinorUnits;
+  unitPrice: MinorUnitAmount;
   quantity: number;
-  lineTotal: MinorUnits;
+  lineTotal: MinorUnitAmount;
 }
 
 /** Published in the order's transaction when an order is paid. Money in minor units of `currency`. */
@@ -20,9 +20,9 @@ export type OrderPaid = DomainEvent<
     orderId: string;
     number: number;
     currency: string;
-    subtotal: MinorUnits;
-    tax: MinorUnits;
-    total: MinorUnits;
+    subtotal: MinorUnitAmount;
+    tax: MinorUnitAmount;
+    total: MinorUnitAmount;
     paymentMethod: 'cash' | 'card';
     lines: OrderLineSnapshot[];
     paidAt: string;
@@ -37,7 +37,7 @@ export type OrderCancelled = DomainEvent<
     number: number;
     currency: string;
     /** Amount refunded, minor units (the order total). */
-    refundAmount: MinorUnits;
+    refundAmount: MinorUnitAmount;
     paymentMethod: 'cash' | 'card';
     cancelledAt: string;
   }
