@@ -89,10 +89,15 @@ describe.skipIf(!natsAvailable)('external events through NATS JetStream', () => 
     const subject = subjectOf(prefix, { type: 'OrderPaid', tenantId: owner.tenant.id });
     await eventually(async () => expect(await storedOn(subject)).toBe(1), 10_000);
     const db = t.app.events.boss.getDb();
-    const [row] = (await db.executeSql(`select event_id from kernel.inbox where subscriber = $1 and tenant_id = $2 and event_type = 'OrderPaid'`, [BROKER_RELAY, owner.tenant.id])).rows as Array<{ event_id: string }>;
-    const [job] = await t.app.events.boss.findJobs<DomainEvent>(`${BROKER_RELAY}.events`, { data: { id: row!.event_id } });
+    // The relay's inbox row commits just after the stream acknowledged the publish.
+    const row = await eventually(async () => {
+      const [r] = (await db.executeSql(`select event_id from kernel.inbox where subscriber = $1 and tenant_id = $2 and event_type = 'OrderPaid'`, [BROKER_RELAY, owner.tenant.id])).rows as Array<{ event_id: string }>;
+      expect(r).toBeDefined();
+      return r!;
+    }, 10_000);
+    const [job] = await t.app.events.boss.findJobs<DomainEvent>(`${BROKER_RELAY}.events`, { data: { id: row.event_id } });
     // As if the relay published, then died before its inbox row committed: the event comes again.
-    await db.executeSql(`delete from kernel.inbox where subscriber = $1 and event_id = $2`, [BROKER_RELAY, row!.event_id]);
+    await db.executeSql(`delete from kernel.inbox where subscriber = $1 and event_id = $2`, [BROKER_RELAY, row.event_id]);
     const again = await t.app.events.boss.send(`${BROKER_RELAY}.events`, job!.data);
     await eventually(async () => expect((await t.app.events.boss.getJobById(`${BROKER_RELAY}.events`, again!))?.state).toBe('completed'), 10_000);
     expect(await storedOn(subject)).toBe(1);
