@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROKER_RELAY, subjectOf } from '../shared/broker.ts';
 import type { DomainEvent } from '../shared/event-bus.ts';
 import { eventually, menuItem, setStock, signup } from './support/fixtures.ts';
+import { freePort } from './support/free-port.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
 /**
@@ -121,12 +122,7 @@ describe.skipIf(!natsAvailable)('the broker down', () => {
   };
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pos-nats-'));
-    port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port: p } = probe.address() as { port: number };
-        probe.close(() => resolve(p));
-      });
-    });
+    port = await freePort();
     await startServer();
   });
   afterAll(async () => {
