@@ -101,6 +101,8 @@ describe.skipIf(!onRealPostgres())('a transaction whose connection dies', () => 
       pid = await pidOf(uow.tx);
       await uow.tx.execute(sql`insert into slow_commit values (1)`);
     });
+    // Handled from the start: it may reject before the kill below even returns.
+    const outcome = running.then(() => undefined, (e: unknown) => e);
     // Wait until COMMIT is running the deferred trigger, then kill that backend.
     for (let i = 0; i < 100; i++) {
       const [row] = await killer<Array<{ sleeping: boolean }>>`select exists (select 1 from pg_stat_activity where pid = ${pid} and query ilike 'commit%' and state = 'active') as sleeping`;
@@ -108,7 +110,7 @@ describe.skipIf(!onRealPostgres())('a transaction whose connection dies', () => 
       await new Promise((r) => setTimeout(r, 50));
     }
     await killer`select pg_terminate_backend(${pid})`;
-    const error = await running.then(() => undefined, (e: unknown) => e);
+    const error = await outcome;
     expect(error).toBeInstanceOf(CommitOutcomeUnknown);
     expect(isDatabaseUnavailable(error)).toBe(true);
     expect(hooks).toEqual([]);
