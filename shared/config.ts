@@ -104,6 +104,19 @@ export interface AppConfig {
     /** NATS_SUBJECT_PREFIX: subjects are `<prefix>.<EventType>.<tenantId>`, default `pos.events`. */
     subjectPrefix: string;
   };
+  /**
+   * Service-to-service calls of an extracted module (strangler fig, README "Extracting a module").
+   * `serviceToken` (SERVICE_TOKEN, at least 32 characters) is the shared secret both sides send or
+   * check as `Authorization: Bearer …`; `payments` (PAYMENTS_URL) set = the payments module runs
+   * as its own service there and this process calls it over HTTP. Undefined = all in-process.
+   */
+  services?: {
+    serviceToken: string;
+    /** PAYMENTS_URL, e.g. http://127.0.0.1:3001 (the payments service's base URL). */
+    payments?: { url: string };
+    /** SERVICE_TIMEOUT_MS: longest wait for one call to a service (default 5000), then 503. */
+    timeoutMs: number;
+  };
   /** Where `/metrics` (Prometheus text) is served: a listener of its own, never the API port. */
   metrics: {
     /** METRICS_HOST, default HOST. */
@@ -217,6 +230,13 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens of letters, digits, _ and -')
     .default('pos.events'),
+  SERVICE_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  PAYMENTS_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/?#]+\/?$/, 'must be http(s)://host:port (no path)')
+    .transform((url) => url.replace(/\/$/, ''))
+    .optional(),
+  SERVICE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   METRICS_HOST: z.string().min(1).optional(),
   READ_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
@@ -265,6 +285,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (e.DATABASE_DIRECT_URL && !e.DATABASE_URL) {
     throw new ConfigError(['DATABASE_DIRECT_URL: only meaningful with DATABASE_URL (the pooled URL it bypasses)']);
   }
+  if (e.PAYMENTS_URL && !e.SERVICE_TOKEN) {
+    throw new ConfigError(['SERVICE_TOKEN: required with PAYMENTS_URL (the secret the payments service checks)']);
+  }
   if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
     throw new ConfigError(['JWT_SECRET: required in production (at least 32 characters)']);
   }
@@ -299,6 +322,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS, heartbeatSeconds: e.EVENT_HEARTBEAT_SECONDS, workersPerQueue: e.EVENT_WORKERS },
     retention: { cron: e.RETENTION_CRON, inboxDays: e.INBOX_RETENTION_DAYS },
     ...(e.NATS_URL ? { broker: { url: e.NATS_URL, stream: e.NATS_STREAM, subjectPrefix: e.NATS_SUBJECT_PREFIX } } : {}),
+    ...(e.SERVICE_TOKEN
+      ? { services: { serviceToken: e.SERVICE_TOKEN, timeoutMs: e.SERVICE_TIMEOUT_MS, ...(e.PAYMENTS_URL ? { payments: { url: e.PAYMENTS_URL } } : {}) } }
+      : {}),
     metrics: { host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT },
     readCache: { ttlSeconds: e.READ_CACHE_TTL_SECONDS, maxBytes: e.READ_CACHE_MAX_BYTES },
     http: {

@@ -213,6 +213,28 @@ function pruneUnusedSchemas<T extends { components?: { schemas?: Record<string, 
   return doc;
 }
 
+/** What an OpenAPI document says about itself: title, description, tags and security schemes. */
+export interface ApiDocument {
+  title: string;
+  description: string;
+  tags: Array<{ name: string; description: string }>;
+  securitySchemes: Record<string, { type: 'http'; scheme: 'bearer'; bearerFormat?: string; description: string }>;
+  /** Default security of every operation (public routes override it with none). */
+  security: Array<Record<string, string[]>>;
+}
+
+/** The public POS API's document (the default). */
+const POS_API_DOCUMENT: ApiDocument = {
+  title: 'Restaurant POS API',
+  description: DESCRIPTION,
+  tags: API_TAGS,
+  securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Access token from `POST /api/v1/auth/login` (15 minutes by default)' } },
+  security: [{ bearerAuth: [] }],
+};
+
+/** The tag of `/health` and `/ready`, for the documents of extracted services. */
+export const SERVICE_TAG = API_TAGS[0]!;
+
 /**
  * OpenAPI 3.1 document at `/docs/json` and Swagger UI at `/docs`, generated from the same zod
  * schemas that validate requests and serialise responses. Routes give `operationId`, `tags`,
@@ -221,15 +243,16 @@ function pruneUnusedSchemas<T extends { components?: { schemas?: Record<string, 
  * docs/openapi.json is written by `npm run openapi` and linted by `npm run lint:openapi`.
  */
 export const apiDocsPlugin = fp(
-  async (app: FastifyInstance) => {
+  async (app: FastifyInstance, options: { document?: ApiDocument }) => {
+    const document = options.document ?? POS_API_DOCUMENT;
     await app.register(fastifySwagger, {
       openapi: {
         openapi: '3.1.0',
-        info: { title: 'Restaurant POS API', version: '1.0.0', description: DESCRIPTION },
+        info: { title: document.title, version: '1.0.0', description: document.description },
         servers: [{ url: '/', description: 'The server that serves this document' }],
-        components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Access token from `POST /api/v1/auth/login` (15 minutes by default)' } } },
-        security: [{ bearerAuth: [] }],
-        tags: API_TAGS,
+        components: { securitySchemes: document.securitySchemes },
+        security: document.security,
+        tags: document.tags,
       },
       transform,
       transformObject: (input) => pruneUnusedSchemas(jsonSchemaTransformObject(input) as { components?: { schemas?: Record<string, unknown> } }) as ReturnType<typeof jsonSchemaTransformObject>,

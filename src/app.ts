@@ -44,7 +44,14 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   app.retention.useTenantDirectory(auth.tenantIds);
   const restaurant = await modules.register(restaurantModule, { deps: { auth } });
   const inventory = await modules.register(inventoryModule, { deps: { restaurant } });
-  const payments = await modules.register(paymentsModule, { options: options.payments });
+  // Strangler fig: with PAYMENTS_URL the payments module runs as its own service and this process
+  // wires its HTTP client; nothing else changes (README "Extracting a module").
+  const paymentsRemote = config.services?.payments;
+  const payments = await modules.register(paymentsModule, {
+    options: paymentsRemote
+      ? { remote: { url: paymentsRemote.url, serviceToken: config.services!.serviceToken, timeoutMs: config.services!.timeoutMs } }
+      : options.payments,
+  });
   await modules.register(ordersModule, { deps: { auth, restaurant, inventory, payments } });
   await modules.register(reportingModule, { deps: { auth } });
 

@@ -16,7 +16,7 @@ import { readCachePlugin } from '../shared/read-cache.ts';
 import { retentionPlugin } from '../shared/retention.ts';
 import { zodResponseSerializerCompiler } from '../shared/response-serializer.ts';
 import type { Tracing } from '../shared/telemetry.ts';
-import { apiDocsPlugin } from './api-docs.ts';
+import { apiDocsPlugin, type ApiDocument } from './api-docs.ts';
 import { httpServerOptions, limitConnections } from './http-server-options.ts';
 import { serviceRoutes } from './service-routes.ts';
 
@@ -42,6 +42,8 @@ export interface KernelOptions {
    * unit of work and handled event. Absent = tracing off, and none of that code runs.
    */
   tracing?: Tracing;
+  /** What `/docs/json` says about itself; default: the public POS API (an extracted service passes its own). */
+  apiDocument?: ApiDocument;
 }
 
 /**
@@ -103,7 +105,7 @@ export async function buildKernel(config: AppConfig, options: KernelOptions): Pr
   await app.register(eventBusPlugin, { events: config.events, ...(tracer ? { tracer } : {}) });
   await app.register(retentionPlugin, { ...config.retention, scheduled: config.events.delivery });
   await app.register(metricsPlugin);
-  await app.register(apiDocsPlugin);
+  await app.register(apiDocsPlugin, options.apiDocument ? { document: options.apiDocument } : {});
   await app.register(serviceRoutes, { eventDelivery: config.events.delivery });
 
   return { app, modules: createModuleHost(app, { prefix: API_PREFIX, ...(tracer ? { tracer } : {}) }) };

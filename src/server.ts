@@ -2,7 +2,8 @@ import { pino, type Logger } from 'pino';
 import { ConfigError, loadConfig, type AppConfig } from '../shared/config.ts';
 import { isDatabaseUnavailable } from '../shared/database-errors.ts';
 import { openDatabase, type DatabaseHandle } from '../shared/database.ts';
-import { buildApp } from './app.ts';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type BuildOptions } from './app.ts';
 import { startTracing } from './telemetry.ts';
 
 /** Exit code when the database did not answer within DATABASE_STARTUP_TIMEOUT_SECONDS (sysexits EX_UNAVAILABLE). */
@@ -12,11 +13,25 @@ export const EXIT_CONFIG = 78;
 /** Exit code after an uncaught exception outside the database driver (sysexits EX_SOFTWARE). */
 export const EXIT_SOFTWARE = 70;
 
-/** Starts the API: reads the environment, waits for the database, builds the app, listens, and shuts down gracefully. */
-async function main() {
+/** What {@link runServer} starts: a name for the logs and the composition root that builds it. */
+export interface ServerSpec {
+  /** E.g. `POS API`, `payments service`. */
+  name: string;
+  /** The composition root (src/app.ts `buildApp`, src/service-app.ts `buildService`). */
+  build: (config: AppConfig, options: Pick<BuildOptions, 'database' | 'skipMigrations' | 'tracing'>) => Promise<FastifyInstance>;
+  /** The environment to read (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Starts a server: reads the environment, waits for the database, builds the app with
+ * `spec.build`, listens, and shuts down gracefully. Exits 78 on an invalid environment, 69 when
+ * the database stays unreachable, 70 after an uncaught exception outside the database driver.
+ */
+export async function runServer(spec: ServerSpec): Promise<void> {
   let config: AppConfig;
   try {
-    config = loadConfig();
+    config = loadConfig(spec.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -30,7 +45,7 @@ async function main() {
   const telemetry = startTracing();
   const database = await openDatabase(config.database);
   await waitForDatabase(database, config, log);
-  const app = await buildApp(config, { database, skipMigrations: true, ...(telemetry ? { tracing: telemetry.tracing } : {}) });
+  const app = await spec.build(config, { database, skipMigrations: true, ...(telemetry ? { tracing: telemetry.tracing } : {}) });
   installCrashPolicy(app.log, () => shutdown('uncaughtException', EXIT_SOFTWARE));
   await app.listen({ host: config.host, port: config.port });
   const metrics = await app.metrics.listen(config.metrics);
@@ -41,7 +56,7 @@ async function main() {
       tracing: telemetry ? 'on' : 'off',
       readyInMs: Date.now() - started,
     },
-    `POS API ready; docs at http://${config.host}:${config.port}/docs`,
+    `${spec.name} ready; docs at http://${config.host}:${config.port}/docs`,
   );
 
   let closing = false;
@@ -158,8 +173,14 @@ function describeUrl(url: string): string {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(`startup failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
-  if (error instanceof Error && error.stack) console.error(error.stack);
-  process.exit(1);
-});
+/** Runs `spec` as this process's server; any startup failure is printed and exits 1. */
+export function startServer(spec: ServerSpec): void {
+  runServer(spec).catch((error: unknown) => {
+    console.error(`startup failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+    if (error instanceof Error && error.stack) console.error(error.stack);
+    process.exit(1);
+  });
+}
+
+// `npm start`: the whole API. Imported (src/service-server.ts), it only exports.
+if (import.meta.main) startServer({ name: 'POS API', build: buildApp });

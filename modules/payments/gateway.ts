@@ -40,9 +40,18 @@ export interface PaymentProvider {
 /** How the customer pays: cash with the amount handed over, or a card token from the terminal. */
 export type PaymentInstruction = { method: 'cash'; tendered: number } | { method: 'card'; token: string };
 
-/** Payment methods and states (the database columns take theirs from here). */
+/** Payment methods and states as the API shows them (the database columns take theirs from here). */
 export const PAYMENT_METHODS = ['cash', 'card'] as const;
 export const PAYMENT_STATUSES = ['captured', 'refunded'] as const;
+/**
+ * Every state a stored payment can be in. Besides {@link PAYMENT_STATUSES}, only the payments
+ * service (the module run on its own, README "Extracting a module") stores these two saga states:
+ * `authorised`, taken for an order whose transaction has not confirmed it yet (shown as
+ * `captured`: the monolith only asks for the payments of committed orders, whose confirmation is
+ * already in its outbox), and `voided`, released after the order's transaction rolled back (never
+ * shown).
+ */
+export const PAYMENT_ROW_STATUSES = [...PAYMENT_STATUSES, 'authorised', 'voided'] as const;
 
 /** A payment as other modules and the API see it; amounts in minor units of `currency`. */
 export const PaymentSchema = z
@@ -76,6 +85,21 @@ export type CardPaymentCollected = DomainEvent<'CardPaymentCollected', { payment
 export type CardPaymentRefunded = DomainEvent<'CardPaymentRefunded', { paymentId: string; orderId: string; provider: string; reference: string; amount: number; currency: string }>;
 
 /**
+ * Saga steps of the remote wiring (payments run as their own service, `PAYMENTS_URL` set),
+ * written to the monolith's outbox and sent to the payments service by the payments module's
+ * own handler (retried while the service is down, never twice in effect: each step is idempotent
+ * there). `RemotePaymentConfirmed` commits with the order; `RemotePaymentReleased` is written
+ * just after the order's transaction rolled back; `RemotePaymentRefundRequested` commits with the
+ * cancellation. Amounts in minor units of `currency`.
+ */
+export type RemotePaymentConfirmed = DomainEvent<'RemotePaymentConfirmed', { paymentId: string; orderId: string }>;
+export type RemotePaymentReleased = DomainEvent<
+  'RemotePaymentReleased',
+  { paymentId: string; orderId: string; method: 'cash' | 'card'; amount: number; currency: string }
+>;
+export type RemotePaymentRefundRequested = DomainEvent<'RemotePaymentRefundRequested', { paymentId: string; orderId: string }>;
+
+/**
  * Calls other modules may make into payments. Both join the caller's unit of work.
  *
  * Where the card provider's calls sit relative to the database transaction: the card is
@@ -89,12 +113,23 @@ export type CardPaymentRefunded = DomainEvent<'CardPaymentRefunded', { paymentId
  * after the rollback (`uow.onRollback`): there is no committed record to hang a job on, and a
  * void that fails only leaves an uncaptured authorisation, which the provider releases when it
  * expires (Stripe: 7 days); the failure is logged.
+ *
+ * The same contract has two implementations, chosen by the composition root: the module itself
+ * (in-process, the payment row is written in the caller's transaction), or, with `PAYMENTS_URL`
+ * set, an HTTP client of the payments service (remote-gateway.ts). Remotely the payment row lives
+ * in the service's database, so "joins the caller's unit of work" becomes a saga (Garcia-Molina &
+ * Salem, "Sagas", 1987): `collect` authorises at the service before the caller writes anything
+ * (a `503 service-unavailable` with Retry-After when the service is down or slow; the caller's
+ * transaction then rolls back), the confirmation commits with the caller's transaction (outbox),
+ * a rollback releases the authorisation (outbox, just after the rollback), and `refund` sends its
+ * refund with the caller's commit. The caller's code is the same in both wirings.
  */
 export interface PaymentsGateway {
   /**
    * Takes `amount` for `orderId`.
    * @throws ProblemError 422 `insufficient-tender` (cash tendered < amount), 402 `card-declined`,
-   *   422 `invalid-card-token`.
+   *   422 `invalid-card-token`; remote wiring: 503 `service-unavailable` (Retry-After) when the
+   *   payments service did not answer in time.
    */
   collect(uow: UnitOfWork, input: { orderId: string; amount: number; currency: string; instruction: PaymentInstruction }): Promise<PaymentView>;
   /**
@@ -140,6 +175,13 @@ export const paymentProblems = {
     slug: 'invalid-card-token',
     title: 'Invalid card token',
     description: 'The card token is not valid for this payment provider (test provider: `tok_visa`, `tok_mastercard` approve).',
+  }),
+  paymentVoided: defineProblem({
+    id: 'PaymentVoidedProblem',
+    status: 409,
+    slug: 'payment-voided',
+    title: 'Payment voided',
+    description: 'This payment was released after its order failed: it can no longer be taken, confirmed or refunded.',
   }),
   alreadyRefunded: defineProblem({
     id: 'AlreadyRefundedProblem',

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, ne } from 'drizzle-orm';
 import type { Transaction } from '../../shared/database.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import { payments } from './schema.ts';
@@ -17,22 +17,36 @@ export const paymentsRepository = {
     return stored;
   },
 
-  async byId(tx: Transaction, tenantId: string, id: string): Promise<PaymentRow | undefined> {
-    const [row] = await tx.select().from(payments).where(and(eq(payments.tenantId, tenantId), eq(payments.id, id)));
+  /** The payment, voided ones included (`visible: true` leaves them out). */
+  async byId(tx: Transaction, tenantId: string, id: string, { visible = false } = {}): Promise<PaymentRow | undefined> {
+    const [row] = await tx
+      .select()
+      .from(payments)
+      .where(and(eq(payments.tenantId, tenantId), eq(payments.id, id), visible ? ne(payments.status, 'voided') : undefined));
     return row;
   },
 
+  /** The payments with these ids, voided ones left out. */
   async byIds(tx: Transaction, tenantId: string, ids: readonly string[]): Promise<PaymentRow[]> {
     if (ids.length === 0) return [];
-    return tx.select().from(payments).where(and(eq(payments.tenantId, tenantId), inArray(payments.id, [...ids])));
+    return tx.select().from(payments).where(and(eq(payments.tenantId, tenantId), inArray(payments.id, [...ids]), ne(payments.status, 'voided')));
   },
 
-  /** Marks a captured payment refunded; undefined when it was not captured (already refunded). */
-  async markRefunded(tx: Transaction, tenantId: string, id: string): Promise<PaymentRow | undefined> {
+  /**
+   * Moves a payment from one of the states `from` to `to` (stamping `refundedAt` for `refunded`);
+   * undefined when it is in none of them (or does not exist).
+   */
+  async transition(
+    tx: Transaction,
+    tenantId: string,
+    id: string,
+    from: ReadonlyArray<PaymentRow['status']>,
+    to: PaymentRow['status'],
+  ): Promise<PaymentRow | undefined> {
     const [row] = await tx
       .update(payments)
-      .set({ status: 'refunded', refundedAt: new Date() })
-      .where(and(eq(payments.tenantId, tenantId), eq(payments.id, id), eq(payments.status, 'captured')))
+      .set({ status: to, ...(to === 'refunded' ? { refundedAt: new Date() } : {}) })
+      .where(and(eq(payments.tenantId, tenantId), eq(payments.id, id), inArray(payments.status, [...from])))
       .returning();
     return row;
   },
@@ -44,6 +58,7 @@ export const paymentsRepository = {
       .where(
         and(
           eq(payments.tenantId, tenantId),
+          ne(payments.status, 'voided'),
           opts.orderId ? eq(payments.orderId, opts.orderId) : undefined,
           opts.afterId ? gt(payments.id, opts.afterId) : undefined,
         ),

@@ -3,11 +3,11 @@ import { z } from 'zod';
 import { decodeCursor, Id, jsonResponse, PageQuery, pageOf } from '../../shared/http-schemas.ts';
 import { problemResponses } from '../../shared/problem-details.ts';
 import { PaymentSchema } from './gateway.ts';
-import type { PaymentsService } from './service.ts';
+import type { PaymentQueries } from './service.ts';
 
 
 /** HTTP routes of the payments module, mounted at `/api/v1/payments`. */
-export const paymentsRoutes: FastifyPluginAsyncZod<{ service: PaymentsService }> = async (app, { service }) => {
+export const paymentsRoutes: FastifyPluginAsyncZod<{ queries: PaymentQueries }> = async (app, { queries }) => {
 
   app.get(
     '/:id',
@@ -21,7 +21,7 @@ export const paymentsRoutes: FastifyPluginAsyncZod<{ service: PaymentsService }>
         response: { 200: jsonResponse(PaymentSchema, { description: 'The payment' }), ...problemResponses(404) },
       },
     },
-    async (request) => service.get(request.principal, request.params.id),
+    async (request) => queries.get(request.principal.tenantId, request.params.id),
   );
 
   app.get(
@@ -37,6 +37,6 @@ export const paymentsRoutes: FastifyPluginAsyncZod<{ service: PaymentsService }>
       },
     },
     async (request) =>
-      service.list(request.principal, { limit: request.query.limit, afterId: decodeCursor(request.query.cursor), orderId: request.query.orderId }),
+      queries.list(request.principal.tenantId, { limit: request.query.limit, afterId: decodeCursor(request.query.cursor), orderId: request.query.orderId }),
   );
 };

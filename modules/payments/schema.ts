@@ -3,7 +3,7 @@ import { bigint, char, index, pgSchema, primaryKey, text, timestamp, uuid } from
 /** The payments module's own PostgreSQL schema. */
 export const paymentsSchema = pgSchema('payments');
 
-import { PAYMENT_METHODS, PAYMENT_STATUSES } from './gateway.ts';
+import { PAYMENT_METHODS, PAYMENT_ROW_STATUSES } from './gateway.ts';
 
 /** A payment for one order. Amounts are minor units of `currency`. */
 export const payments = paymentsSchema.table(
@@ -15,7 +15,7 @@ export const payments = paymentsSchema.table(
     method: text('method', { enum: PAYMENT_METHODS }).notNull(),
     amount: bigint('amount', { mode: 'number' }).notNull(),
     currency: char('currency', { length: 3 }).notNull(),
-    status: text('status', { enum: PAYMENT_STATUSES }).notNull(),
+    status: text('status', { enum: PAYMENT_ROW_STATUSES }).notNull(),
     /** Cash only: what the customer handed over, and the change given back. */
     tendered: bigint('tendered', { mode: 'number' }),
     change: bigint('change', { mode: 'number' }),

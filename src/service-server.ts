@@ -1,0 +1,26 @@
+/**
+ * `npm run start:service -- <module>`: runs one module as its own service (strangler fig; README
+ * "Extracting a module"). Same environment as `npm start`, plus `SERVICE_TOKEN` (required). Its
+ * defaults differ so that it can run beside the monolith on one machine: PORT 3001, METRICS_PORT
+ * 9465, and without DATABASE_URL an embedded database in `./.data-<module>`.
+ */
+import { buildService, EXTRACTABLE_MODULES, type ExtractableModule } from './service-app.ts';
+import { EXIT_CONFIG, startServer } from './server.ts';
+
+const name = process.argv[2];
+if (!EXTRACTABLE_MODULES.includes(name as ExtractableModule)) {
+  console.error(`usage: npm run start:service -- <module>   (modules that run as a service: ${EXTRACTABLE_MODULES.join(', ')})`);
+  process.exit(EXIT_CONFIG);
+}
+const module = name as ExtractableModule;
+if (!process.env.SERVICE_TOKEN) {
+  console.error('SERVICE_TOKEN: required to run a module as a service (the secret shared with the monolith, at least 32 characters)');
+  process.exit(EXIT_CONFIG);
+}
+const env = { PORT: '3001', METRICS_PORT: '9465', PGLITE_DATA_DIR: `./.data-${module}`, ...process.env };
+startServer({
+  name: `${module} service`,
+  env,
+  build: (config, options) => buildService(module, config, options),
+});
+
