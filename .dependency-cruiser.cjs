@@ -107,9 +107,9 @@ module.exports = {
       name: 'module-index-only-from-composition-root',
       severity: 'error',
       comment:
-        "A module's index.ts (its Fastify plugin) is registered by src/app.ts only. Elsewhere, import the " +
-        "module's gateway.ts, or build the whole app with test/support/test-app.ts.",
-      from: { pathNot: ['^src/app\\.ts$', '^modules/', '^shared/'] },
+        "A module's index.ts (its Fastify plugin) is registered by the composition roots only: src/app.ts (the whole API) and " +
+        "src/service-app.ts (a module run as its own service). Elsewhere, import the module's gateway.ts, or build the whole app with test/support/test-app.ts.",
+      from: { pathNot: ['^src/(app|service-app)\\.ts$', '^modules/', '^shared/'] },
       to: { path: '^modules/[^/]+/index\\.ts$' },
     },
     {

@@ -248,7 +248,8 @@ export function withSection(document: string, section: string): string {
 /** A markdown table cell: pipes escaped, on one line. */
 const cell = (text: string) => text.replace(/\s+/g, ' ').replaceAll('|', '\\|');
 const code = (text: string) => `\`${cell(text)}\``;
-const accessText = (access: RouteAccess) => (access === 'public' ? 'public (no token)' : access === 'any' ? 'any staff' : access.join(', '));
+const accessText = (access: RouteAccess) =>
+  access === 'public' ? 'public (no token)' : access === 'any' ? 'any staff' : access === 'service' ? 'service token (when run as its own service)' : access.join(', ');
 
 /** The module canvas: the whole text of docs/modules.md. */
 export function renderCanvas(modules: readonly ModuleNode[]): string {

@@ -42,7 +42,7 @@ export function memoryTree(files: Readonly<Record<string, string>>): SourceTree 
 }
 
 /** Who may call a route: the roles of `config.roles`, `'any'` (any authenticated staff) or `'public'` (no `config.roles`). */
-export type RouteAccess = readonly string[] | 'any' | 'public';
+export type RouteAccess = readonly string[] | 'any' | 'public' | 'service';
 
 /** One HTTP route of a module, as registered (API prefix and plugin prefixes included). */
 export interface RouteInfo {
@@ -222,7 +222,7 @@ export function readModuleRoutes(tree: SourceTree, module: string, apiPrefix: st
         return undefined;
       }
       const roles = property(config.initializer, 'roles');
-      if (!roles) return 'public';
+      if (!roles) return property(config.initializer, 'serviceToken') ? 'service' : 'public';
       if (ts.isPropertyAssignment(roles)) {
         if (literal(roles.initializer) === 'any') return 'any';
         const list = roles.initializer;

@@ -69,6 +69,13 @@ declare module 'fastify' {
      * in the permission matrix. Routes without it are public.
      */
     roles?: RouteRoles;
+    /**
+     * A service-to-service route (an extracted module's internal API, e.g.
+     * modules/payments/internal-routes.ts): callers hold the shared SERVICE_TOKEN, which the
+     * plugin registering the route checks; staff tokens are not accepted. Read by the module
+     * canvas (access "service token").
+     */
+    serviceToken?: true;
   }
   interface FastifyInstance {
     /** Every guarded route with its allowed roles: the permission matrix, declared on the routes. */

@@ -17,6 +17,9 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
  */
 export const paymentsInternalRoutes: FastifyPluginAsyncZod<{ service: PaymentsService; serviceToken: string }> = async (app, { service, serviceToken }) => {
   const expected = digest(`Bearer ${serviceToken}`);
+  app.addHook('onRoute', (route) => {
+    if (route.config?.serviceToken !== true) throw new Error(`${route.method} ${route.url}: internal routes declare config.serviceToken`);
+  });
   app.addHook('onRequest', async (request) => {
     const given = request.headers.authorization;
     if (typeof given !== 'string' || !timingSafeEqual(digest(given), expected)) {
@@ -29,6 +32,7 @@ export const paymentsInternalRoutes: FastifyPluginAsyncZod<{ service: PaymentsSe
   app.post(
     '/authorisations',
     {
+      config: { serviceToken: true },
       schema: {
         operationId: 'authorisePayment',
         tags,
@@ -51,6 +55,7 @@ export const paymentsInternalRoutes: FastifyPluginAsyncZod<{ service: PaymentsSe
   app.post(
     '/:id/confirm',
     {
+      config: { serviceToken: true },
       schema: {
         operationId: 'confirmPayment',
         tags,
@@ -67,6 +72,7 @@ export const paymentsInternalRoutes: FastifyPluginAsyncZod<{ service: PaymentsSe
   app.post(
     '/:id/void',
     {
+      config: { serviceToken: true },
       schema: {
         operationId: 'releasePayment',
         tags,
@@ -87,6 +93,7 @@ export const paymentsInternalRoutes: FastifyPluginAsyncZod<{ service: PaymentsSe
   app.post(
     '/:id/refund',
     {
+      config: { serviceToken: true },
       schema: {
         operationId: 'refundPayment',
         tags,
@@ -103,6 +110,7 @@ export const paymentsInternalRoutes: FastifyPluginAsyncZod<{ service: PaymentsSe
   app.post(
     '/lookup',
     {
+      config: { serviceToken: true },
       schema: {
         operationId: 'lookupPayments',
         tags,
@@ -119,6 +127,7 @@ export const paymentsInternalRoutes: FastifyPluginAsyncZod<{ service: PaymentsSe
   app.get(
     '/:id',
     {
+      config: { serviceToken: true },
       schema: {
         operationId: 'getPaymentInternal',
         tags,
@@ -135,6 +144,7 @@ export const paymentsInternalRoutes: FastifyPluginAsyncZod<{ service: PaymentsSe
   app.get(
     '',
     {
+      config: { serviceToken: true },
       schema: {
         operationId: 'listPaymentsInternal',
         tags,

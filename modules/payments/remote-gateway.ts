@@ -29,7 +29,7 @@ export interface RemotePaymentsOptions {
 }
 
 /** Seconds a client is asked to wait (Retry-After) when the payments service did not answer. */
-export const PAYMENTS_RETRY_AFTER_SECONDS = 2;
+const PAYMENTS_RETRY_AFTER_SECONDS = 2;
 
 const PaymentPage = z.object({ items: z.array(PaymentSchema), nextCursor: z.string().nullable() });
 const PaymentList = z.object({ items: z.array(PaymentSchema) });
