@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../scripts/db-seed.ts';
 import { eventually } from './support/fixtures.ts';
-import { startTestApp, type TestApp } from './support/test-app.ts';
+import { PAYMENTS_WIRING, startTestApp, type TestApp } from './support/test-app.ts';
 import { createTestDatabase, type TestDatabase } from './support/test-database.ts';
 
 const run = promisify(execFile);
@@ -42,7 +42,10 @@ describe('npm run db:migrate and npm run db:seed, on a fresh database', () => {
     expect(second.stdout).toContain('db:migrate: up to date');
   }, 120_000);
 
-  it('db:seed makes a demo restaurant with staff, menu, stock and orders, prints the logins, and is a no-op the second time', async () => {
+  // The seed writes through the in-process app, so its payments live in this database: a
+  // monolith wired to a payments service would not find them (moving them over is the data step
+  // of an extraction, README "Extracting a module").
+  it.skipIf(PAYMENTS_WIRING === 'remote')('db:seed makes a demo restaurant with staff, menu, stock and orders, prints the logins, and is a no-op the second time', async () => {
     const first = await script('scripts/db-seed.ts', env);
     expect(first.stdout).toContain('db:seed: done.');
     for (const who of [DEMO.owner, DEMO.manager, DEMO.cashier]) expect(first.stdout).toContain(who);

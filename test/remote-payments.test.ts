@@ -112,8 +112,8 @@ describe.skipIf(!onRealPostgres())('payments run as their own service (npm run s
       expect(rows.get(cash.body.id)).toMatchObject({ status: 'captured', amount: 1375 });
       return true;
     }, 10_000);
-    const [{ n }] = await monolithSql<{ n: number }[]>`select count(*)::int as n from payments.payments`;
-    expect(n, 'no payment row in the monolith').toBe(0);
+    const [inMonolith] = await monolithSql<{ n: number }[]>`select count(*)::int as n from payments.payments`;
+    expect(inMonolith!.n, 'no payment row in the monolith').toBe(0);
 
     const payment = await t.api.get(`/api/v1/payments/${card.body.payment.id}`, { token: owner.token });
     expect(payment.status).toBe(200);
@@ -215,9 +215,9 @@ describe.skipIf(!onRealPostgres())('payments run as their own service (npm run s
         expect(p).toMatchObject({ id: o.payment_id, amount: Number(o.total), status: o.status === 'paid' ? 'captured' : 'refunded' });
       }
       const orderIds = new Set(orders.map((o) => o.id));
-      const [{ tenantPayments }] = await serviceSql<{ tenantPayments: number }[]>`
+      const [taken] = await serviceSql<{ tenantPayments: number }[]>`
         select count(*)::int as "tenantPayments" from payments.payments where tenant_id = ${tenant.tenant.id} and status in ('captured', 'refunded', 'authorised')`;
-      expect(tenantPayments, 'a payment taken for an order that does not exist').toBe(orderIds.size);
+      expect(taken!.tenantPayments, 'a payment taken for an order that does not exist').toBe(orderIds.size);
       return true;
     }, 60_000, 250);
     const sum = (rows: Array<{ total: string }>) => rows.reduce((s, r) => s + Number(r.total), 0);

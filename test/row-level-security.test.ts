@@ -14,9 +14,16 @@ let a: TenantFixture;
 let b: TenantFixture;
 let itemOfB: string;
 
-/** Runs `work` in a transaction as the tenant role, with `tenantId` set (or none). */
-async function asTenantRole<T>(tenantId: string | null, work: (run: <R>(q: ReturnType<typeof sql>) => Promise<R[]>) => Promise<T>): Promise<T> {
-  return t.app.database.db.transaction(async (tx) => {
+/**
+ * The database holding `table`: the app's, except the payments table when the suite runs with
+ * payments as their own service (TEST_PAYMENTS_WIRING=remote): then the service's, where RLS
+ * must hold just the same.
+ */
+const dbFor = (table: string) => (table.startsWith('payments.') && t.paymentsService ? t.paymentsService.app : t.app).database.db;
+
+/** Runs `work` in a transaction as the tenant role, with `tenantId` set (or none), on the database of `table`. */
+async function asTenantRole<T>(tenantId: string | null, work: (run: <R>(q: ReturnType<typeof sql>) => Promise<R[]>) => Promise<T>, table = 'auth.users'): Promise<T> {
+  return dbFor(table).transaction(async (tx) => {
     await tx.execute(sql`select set_config('role', ${TENANT_ROLE}, true)`);
     if (tenantId) await tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true)`);
     return work((q) => queryRows(tx, q));
@@ -71,9 +78,9 @@ describe('row-level security, as the tenant role', () => {
 
   it('with no tenant set, every tenant table returns no rows (though rows exist)', async () => {
     for (const table of TENANT_TABLES) {
-      const [all] = await queryRows<{ n: number }>(t.app.database.db, sql.raw(`select count(*)::int as n from ${table}`));
+      const [all] = await queryRows<{ n: number }>(dbFor(table), sql.raw(`select count(*)::int as n from ${table}`));
       expect(all!.n, `${table} has rows for the owner`).toBeGreaterThan(0);
-      const rows = await asTenantRole(null, (run) => run<{ n: number }>(sql.raw(`select count(*)::int as n from ${table}`)));
+      const rows = await asTenantRole(null, (run) => run<{ n: number }>(sql.raw(`select count(*)::int as n from ${table}`)), table);
       expect(rows[0]!.n, table).toBe(0);
     }
   });
@@ -82,7 +89,7 @@ describe('row-level security, as the tenant role', () => {
     for (const table of TENANT_TABLES) {
       const rows = await asTenantRole(a.tenant.id, (run) => run<{ mine: number; theirs: number }>(
         sql.raw(`select count(*) filter (where tenant_id = '${a.tenant.id}')::int as mine, count(*) filter (where tenant_id = '${b.tenant.id}')::int as theirs from ${table}`),
-      ));
+      ), table);
       expect(rows[0]!.theirs, table).toBe(0);
       expect(rows[0]!.mine, table).toBeGreaterThan(0);
     }

@@ -78,10 +78,12 @@ describe('card capture and refund are outbox jobs: retried, then parked', () => 
     card.next.captureFailures = Number.POSITIVE_INFINITY;
     const { order, reference } = await cardOrder();
     card.next.captureFailures = 0;
-    const queue = t.app.events.queues().find((q) => q.subscriber === 'payments' && !q.legacy);
+    // The app that runs the provider jobs: this one, or the payments service (TEST_PAYMENTS_WIRING=remote).
+    const events = (t.paymentsService?.app ?? t.app).events;
+    const queue = events.queues().find((q) => q.subscriber === 'payments' && !q.legacy);
     expect(queue).toBeDefined();
     const parked = await eventually(async () => {
-      const jobs = await t.app.events.boss.findJobs<{ payload: { paymentId: string } }>(queue!.parked);
+      const jobs = await events.boss.findJobs<{ payload: { paymentId: string } }>(queue!.parked);
       const mine = jobs.filter((j) => j.data.payload.paymentId === order.payment.id);
       expect(mine).toHaveLength(1);
       return mine;

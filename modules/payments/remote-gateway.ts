@@ -94,9 +94,12 @@ function unavailableProblem(error: DependencyUnavailable): ProblemError {
  * confirmation (`RemotePaymentConfirmed`) is published in the caller's transaction, and a release
  * (`RemotePaymentReleased`) in a new one just after the caller's rolled back (also when the
  * service's answer was lost: the release then refuses the late authorisation). `refund` checks
- * the payment and publishes `RemotePaymentRefundRequested` in the caller's transaction. The
- * handlers retry while the service is down (`DependencyUnavailable`: redelivered, attempts not
- * used up); each step is idempotent at the service, so a redelivery never charges twice.
+ * the payment and publishes `RemotePaymentRefundRequested` in the caller's transaction. Each step
+ * is also sent at once after the commit (or rollback), before the caller answers, so that reads
+ * through the service agree with the order in the usual case; the outbox event is what makes it
+ * durable. The handlers retry while the service is down (`DependencyUnavailable`: redelivered,
+ * attempts not used up); each step is idempotent at the service, so sending it twice is harmless
+ * and a redelivery never charges twice.
  *
  * Errors: gateway calls answer 503 `service-unavailable` (Retry-After
  * {@link PAYMENTS_RETRY_AFTER_SECONDS}) when the service is unreachable, slow (`timeoutMs`),
@@ -151,6 +154,28 @@ export function createRemotePayments(options: RemotePaymentsOptions, runInTenant
     }
   };
 
+  /** A saga step's call (from the outbox): anything but `ok` is an error (retried, then parked). */
+  const step = async (tenantId: string, path: string, ok: number, body?: unknown) => {
+    const answer = await call(tenantId, 'POST', path, body);
+    if (answer.status !== ok) {
+      const problem = problemOf(answer, path);
+      throw new Error(`payments service answered ${answer.status} ${problem.type} to POST ${path}: ${problem.message}`);
+    }
+  };
+
+  /**
+   * A saga step sent at once, besides its outbox event: usually done before the caller's answer
+   * (so that `GET /payments` reads what the order says); when it fails, the outbox still carries
+   * it, so the failure is only logged.
+   */
+  const fastPath = async (tenantId: string, path: string, ok: number, body?: unknown) => {
+    try {
+      await step(tenantId, path, ok, body);
+    } catch (error) {
+      log.warn({ err: error, path }, 'payments service step not done at once; the outbox retries it');
+    }
+  };
+
   const find = async (tenantId: string, paymentId: string): Promise<PaymentView | undefined> => {
     const answer = await request(tenantId, 'GET', `/${paymentId}`);
     if (answer.status === 404) return undefined;
@@ -168,9 +193,13 @@ export function createRemotePayments(options: RemotePaymentsOptions, runInTenant
         amount: input.amount,
         currency: input.currency,
       };
-      // After the caller's rollback, in a transaction of its own: the outbox carries the release.
-      const releaseAfterRollback = () =>
-        runInTenant(uow.tenantId, (own) => events.publish(own, domainEvent<RemotePaymentReleased>(own, 'RemotePaymentReleased', release)));
+      // After the caller's rollback: the release goes to the outbox in a transaction of its own
+      // (durable), then straight to the service (so that it is usually done before the answer).
+      const releaseAfterRollback = async () => {
+        await runInTenant(uow.tenantId, (own) => events.publish(own, domainEvent<RemotePaymentReleased>(own, 'RemotePaymentReleased', release)));
+        const { paymentId: _id, ...body } = release;
+        await fastPath(uow.tenantId, `/${paymentId}/void`, 204, body);
+      };
       const body: z.input<typeof AuthoriseRequest> = { paymentId, ...input };
       let answer: Answer;
       try {
@@ -182,7 +211,9 @@ export function createRemotePayments(options: RemotePaymentsOptions, runInTenant
       }
       if (answer.status !== 201) throw problemOf(answer, 'the payment');
       uow.onRollback(releaseAfterRollback);
+      // The confirmation commits with the caller (outbox), and is also sent at once after the commit.
       await events.publish(uow, domainEvent<RemotePaymentConfirmed>(uow, 'RemotePaymentConfirmed', { paymentId, orderId: input.orderId }));
+      uow.afterCommit(() => fastPath(uow.tenantId, `/${paymentId}/confirm`, 200));
       return PaymentSchema.parse(answer.body);
     },
 
@@ -191,6 +222,7 @@ export function createRemotePayments(options: RemotePaymentsOptions, runInTenant
       if (!current) throw problems.notFound('No such payment.');
       if (current.status === 'refunded') throw paymentProblems.alreadyRefunded.create('This payment was already refunded.', {});
       await events.publish(uow, domainEvent<RemotePaymentRefundRequested>(uow, 'RemotePaymentRefundRequested', { paymentId, orderId: current.orderId }));
+      uow.afterCommit(() => fastPath(uow.tenantId, `/${paymentId}/refund`, 200));
       return { ...current, status: 'refunded', refundedAt: new Date().toISOString() };
     },
 
@@ -221,14 +253,6 @@ export function createRemotePayments(options: RemotePaymentsOptions, runInTenant
     },
   };
 
-  /** A saga step's call from the outbox: anything but `ok` is an error (retried, then parked). */
-  const step = async (tenantId: string, path: string, ok: number, body?: unknown) => {
-    const answer = await call(tenantId, 'POST', path, body);
-    if (answer.status !== ok) {
-      const problem = problemOf(answer, path);
-      throw new Error(`payments service answered ${answer.status} ${problem.type} to POST ${path}: ${problem.message}`);
-    }
-  };
 
   const handlers = {
     confirmed: (async (_uow, event) => step(event.tenantId, `/${event.payload.paymentId}/confirm`, 200)) satisfies EventHandler<RemotePaymentConfirmed>,

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, ne } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, ne, notInArray } from 'drizzle-orm';
 import type { Transaction } from '../../shared/database.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import { payments } from './schema.ts';
@@ -58,7 +58,8 @@ export const paymentsRepository = {
       .where(
         and(
           eq(payments.tenantId, tenantId),
-          ne(payments.status, 'voided'),
+          // Listed once settled: not released ones, nor ones still waiting for their order's confirmation.
+          notInArray(payments.status, ['voided', 'authorised']),
           opts.orderId ? eq(payments.orderId, opts.orderId) : undefined,
           opts.afterId ? gt(payments.id, opts.afterId) : undefined,
         ),
