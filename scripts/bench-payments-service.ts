@@ -152,8 +152,8 @@ async function main() {
 }
 
 async function cleanUp() {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r))));
   for (const name of databases) await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
   await admin.end({ timeout: 5 });
 }
