@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../test/support/test-database.ts';
-import { OPENAPI_SNAPSHOT, renderOpenApi } from './openapi.ts';
+import { OPENAPI_SNAPSHOT, PAYMENTS_SERVICE_OPENAPI_SNAPSHOT, renderOpenApi } from './openapi.ts';
 import { REPO_ROOT } from './repo-root.ts';
 
 const SLOW = 120_000;
@@ -41,6 +41,25 @@ describe('the OpenAPI document (docs/openapi.json)', () => {
     const at = committed.split('\n').findIndex((line, i) => line !== served.split('\n')[i]);
     const where = at < 0 ? '' : ` (first difference at line ${at + 1}: ${JSON.stringify(committed.split('\n')[at])} vs served ${JSON.stringify(served.split('\n')[at])})`;
     expect(committed === served, `${OPENAPI_SNAPSHOT} differs from what /docs/json serves${where}: run \`npm run openapi\` and commit ${OPENAPI_SNAPSHOT}`).toBe(true);
+  });
+
+  it('of the payments service (its internal API, docs/payments-service.openapi.json) is the snapshot committed too', { timeout: SLOW }, async () => {
+    const service = await renderOpenApi(db.config, 'payments-service');
+    const committedService = await readFile(join(REPO_ROOT, PAYMENTS_SERVICE_OPENAPI_SNAPSHOT), 'utf8').catch(() => '');
+    expect(committedService === service, `${PAYMENTS_SERVICE_OPENAPI_SNAPSHOT} is stale: run \`npm run openapi\` and commit it`).toBe(true);
+    const parsed = JSON.parse(service) as Doc & { components: { securitySchemes: Record<string, unknown> } };
+    expect(Object.keys(parsed.paths).sort()).toEqual([
+      '/api/v1/payments',
+      '/api/v1/payments/authorisations',
+      '/api/v1/payments/lookup',
+      '/api/v1/payments/{id}',
+      '/api/v1/payments/{id}/confirm',
+      '/api/v1/payments/{id}/refund',
+      '/api/v1/payments/{id}/void',
+      '/health',
+      '/ready',
+    ]);
+    expect(Object.keys(parsed.components.securitySchemes)).toEqual(['serviceToken']);
   });
 
   it('does not depend on the order the modules were loaded (a test worker that ran other files first)', { timeout: SLOW }, async () => {
