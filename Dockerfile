@@ -28,4 +28,6 @@ USER node
 # 9464: GET /metrics (Prometheus), METRICS_PORT; publish it to your network only.
 EXPOSE 3000 9464
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:3000/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# The same image runs the payments module as its own service (README, "Extracting a module"):
+#   docker run -e SERVICE_TOKEN=… -e DATABASE_URL=… <image> node dist/src/service-server.js payments
 CMD ["node", "dist/src/server.js"]
