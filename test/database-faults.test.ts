@@ -251,13 +251,16 @@ describe('starting with no database at all', () => {
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const started = Date.now();
     const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     expect(code, output).toBe(69);
-    expect(Date.now() - started).toBeLessThan(15_000);
     const lines = output.trim().split('\n');
     // Every line is one JSON log record: no raw stack trace.
     for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+    // It gave up on time: from its first attempt's log line to its last, about the 3 s allowed
+    // (measured from the process's own log times, so a slow start of a busy machine's Node does
+    // not count: CI's second suite run once took 15 s from spawn to exit).
+    const times = lines.map((l) => (JSON.parse(l) as { time: number }).time);
+    expect(times.at(-1)! - times[0]!).toBeLessThan(5_000);
     expect(lines.filter((l) => /retrying in/.test(l)).length).toBeGreaterThanOrEqual(2);
     expect(lines.filter((l) => /ECONNREFUSED/.test(l)).length).toBeGreaterThanOrEqual(2);
     expect(lines.at(-1)).toMatch(/giving up after \d+ attempts/);

@@ -195,10 +195,14 @@ export function createRemotePayments(options: RemotePaymentsOptions, runInTenant
       };
       // After the caller's rollback: the release goes to the outbox in a transaction of its own
       // (durable), then straight to the service (so that it is usually done before the answer).
+      // If the outbox write fails (the database is what failed), the direct call is still tried.
       const releaseAfterRollback = async () => {
-        await runInTenant(uow.tenantId, (own) => events.publish(own, domainEvent<RemotePaymentReleased>(own, 'RemotePaymentReleased', release)));
         const { paymentId: _id, ...body } = release;
-        await fastPath(uow.tenantId, `/${paymentId}/void`, 204, body);
+        try {
+          await runInTenant(uow.tenantId, (own) => events.publish(own, domainEvent<RemotePaymentReleased>(own, 'RemotePaymentReleased', release)));
+        } finally {
+          await fastPath(uow.tenantId, `/${paymentId}/void`, 204, body);
+        }
       };
       const body: z.input<typeof AuthoriseRequest> = { paymentId, ...input };
       let answer: Answer;

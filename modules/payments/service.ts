@@ -89,31 +89,17 @@ export function createPaymentsService(app: FastifyInstance, provider: PaymentPro
     return row;
   };
 
-  const publishCapture = (uow: UnitOfWork, row: PaymentRow) =>
-    events.publish(
-      uow,
-      domainEvent<CardPaymentCollected>(uow, 'CardPaymentCollected', {
-        paymentId: row.id,
-        orderId: row.orderId,
-        provider: row.provider ?? provider.name,
-        reference: row.providerRef!,
-        amount: row.amount,
-        currency: row.currency,
-      }),
-    );
-
-  const publishRefund = (uow: UnitOfWork, row: PaymentRow) =>
-    events.publish(
-      uow,
-      domainEvent<CardPaymentRefunded>(uow, 'CardPaymentRefunded', {
-        paymentId: row.id,
-        orderId: row.orderId,
-        provider: row.provider ?? provider.name,
-        reference: row.providerRef!,
-        amount: row.amount,
-        currency: row.currency,
-      }),
-    );
+  /** The provider job's payload of a card payment (capture and refund carry the same). */
+  const cardJob = (row: PaymentRow) => ({
+    paymentId: row.id,
+    orderId: row.orderId,
+    provider: row.provider ?? provider.name,
+    reference: row.providerRef!,
+    amount: row.amount,
+    currency: row.currency,
+  });
+  const publishCapture = (uow: UnitOfWork, row: PaymentRow) => events.publish(uow, domainEvent<CardPaymentCollected>(uow, 'CardPaymentCollected', cardJob(row)));
+  const publishRefund = (uow: UnitOfWork, row: PaymentRow) => events.publish(uow, domainEvent<CardPaymentRefunded>(uow, 'CardPaymentRefunded', cardJob(row)));
 
   const voided = () => paymentProblems.paymentVoided.create('This payment was released after its order failed.', {});
 
