@@ -34,6 +34,7 @@ function spawnPaymentsService(db: TestDatabase, port: number) {
       SERVICE_TOKEN,
       JWT_SECRET: 'payments-service-test-secret-0123456789',
       EVENT_RETRY_DELAY_SECONDS: '1',
+      DATABASE_POOL_MAX: '4',
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -189,14 +190,18 @@ describe.skipIf(!onRealPostgres())('payments run as their own service (npm run s
       }
     };
     const load = Promise.all([0, 1, 2, 3].map(worker));
-    await new Promise((r) => setTimeout(r, 1500));
-    await service.kill('SIGKILL');
-    await new Promise((r) => setTimeout(r, 1500));
-    service = spawnPaymentsService(serviceDb, servicePort);
-    await service.ready();
-    await new Promise((r) => setTimeout(r, 1500));
-    stop = true;
-    await load;
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      await service.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 1500));
+      service = spawnPaymentsService(serviceDb, servicePort);
+      await service.ready();
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      // Also when the restart failed: no request of the load may outlive the test.
+      stop = true;
+      await load;
+    }
     console.log(`payments service killed mid-load: ${outcomes.created} × 201, ${outcomes.unavailable} × 503, other: ${outcomes.other.length}`);
     expect(outcomes.other).toEqual([]);
     expect(outcomes.created).toBeGreaterThan(10);

@@ -39,7 +39,9 @@ export interface TestPaymentsService {
  */
 export async function startTestPaymentsService(opts: { database?: TestDatabase; env?: Record<string, string>; provider?: NonNullable<BuildOptions['payments']>['provider'] } = {}): Promise<TestPaymentsService> {
   const db = opts.database ?? (await createTestDatabase());
-  const config = testConfig(db.config, { ...opts.env, SERVICE_TOKEN: TEST_SERVICE_TOKEN });
+  // A small pool: the service does little per call, and a remote-wiring suite runs one beside
+  // every app on the same PostgreSQL (100 connections here).
+  const config = { ...testConfig(db.config, { ...opts.env, SERVICE_TOKEN: TEST_SERVICE_TOKEN }), ...(db.config.kind === 'postgres' ? { database: { ...db.config, poolMax: 3 } } : {}) };
   const app = await buildService('payments', config, opts.provider ? { payments: { provider: opts.provider } } : {});
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
