@@ -11,6 +11,22 @@ import { onRealPostgres } from './support/test-database.ts';
  * NOTIFY) on the others, tenants never share entries, and ETags give 304s.
  */
 const MENU = '/api/v1/restaurant/menu-items';
+/**
+ * Waits until the app's read cache serves hits. It caches only once its LISTEN connection proved
+ * that notifications arrive: within 5 s of the start as a rule, later on a loaded machine (CI saw
+ * one start where the proof came after the first reads). Warms up with a tenant of its own.
+ */
+async function untilCaching(app: TestApp) {
+  const hits = () => Object.values(app.app.readCacheStats()).reduce((sum, s) => sum + s.hits, 0);
+  const warmUp = await signup(app.api);
+  await eventually(async () => {
+    const before = hits();
+    await app.api.get(MENU, { token: warmUp.token });
+    await app.api.get(MENU, { token: warmUp.token });
+    expect(hits()).toBeGreaterThan(before);
+  }, 30_000, 200);
+}
+
 const prices = (res: { body: { items: Array<{ name: string; price: number }> } }) => Object.fromEntries(res.body.items.map((i) => [i.name, i.price]));
 
 describe('menu read cache on one instance', () => {
@@ -21,6 +37,7 @@ describe('menu read cache on one instance', () => {
     t = await startTestApp();
     a = await signup(t.api);
     b = await signup(t.api);
+    await untilCaching(t);
   });
   afterAll(() => t?.close());
 
@@ -111,6 +128,7 @@ describe.skipIf(!onRealPostgres())('menu read cache while its LISTEN connection 
   let server: postgres.Sql; // on the server's own database: a database cannot close itself to connections
   beforeAll(async () => {
     t = await startTestApp();
+    await untilCaching(t);
     admin = postgres((t.db.config as { url: string }).url, { max: 1, onnotice: () => {} });
     server = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
   });
