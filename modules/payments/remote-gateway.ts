@@ -1,5 +1,4 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { DependencyUnavailable, domainEvent, type EventHandler } from '../../shared/event-bus.ts';
 import { encodeCursor } from '../../shared/http-schemas.ts';
@@ -165,19 +164,6 @@ export function createRemotePayments(options: RemotePaymentsOptions, runInTenant
   };
 
   /**
-   * Steps this process sent at once and the service applied (tenant + path), so that their
-   * outbox events, when this process handles them, need not call again: the usual case, which
-   * saves an HTTP call and a service transaction per order. Another instance, or this one after a
-   * restart, calls again: each step is idempotent there.
-   */
-  const doneAtOnce = new LRUCache<string, true>({ max: 10_000 });
-  /** The outbox handler's step: skipped when {@link doneAtOnce} says it is done. */
-  const outboxStep = async (tenantId: string, path: string, ok: number, body?: unknown) => {
-    if (doneAtOnce.has(`${tenantId}${path}`)) return;
-    await step(tenantId, path, ok, body);
-  };
-
-  /**
    * A saga step sent at once, besides its outbox event: usually done before the caller's answer
    * (so that `GET /payments` reads what the order says); when it fails, the outbox still carries
    * it, so the failure is only logged.
@@ -185,7 +171,6 @@ export function createRemotePayments(options: RemotePaymentsOptions, runInTenant
   const fastPath = async (tenantId: string, path: string, ok: number, body?: unknown) => {
     try {
       await step(tenantId, path, ok, body);
-      doneAtOnce.set(`${tenantId}${path}`, true);
     } catch (error) {
       log.warn({ err: error, path }, 'payments service step not done at once; the outbox retries it');
     }
@@ -274,13 +259,13 @@ export function createRemotePayments(options: RemotePaymentsOptions, runInTenant
 
 
   const handlers = {
-    confirmed: (async (_uow, event) => outboxStep(event.tenantId, `/${event.payload.paymentId}/confirm`, 200)) satisfies EventHandler<RemotePaymentConfirmed>,
+    confirmed: (async (_uow, event) => step(event.tenantId, `/${event.payload.paymentId}/confirm`, 200)) satisfies EventHandler<RemotePaymentConfirmed>,
     released: (async (_uow, event) => {
       const { paymentId, ...release } = event.payload;
       const body: z.input<typeof ReleaseRequest> = release;
-      await outboxStep(event.tenantId, `/${paymentId}/void`, 204, body);
+      await step(event.tenantId, `/${paymentId}/void`, 204, body);
     }) satisfies EventHandler<RemotePaymentReleased>,
-    refundRequested: (async (_uow, event) => outboxStep(event.tenantId, `/${event.payload.paymentId}/refund`, 200)) satisfies EventHandler<RemotePaymentRefundRequested>,
+    refundRequested: (async (_uow, event) => step(event.tenantId, `/${event.payload.paymentId}/refund`, 200)) satisfies EventHandler<RemotePaymentRefundRequested>,
   };
 
   return { gateway, queries, handlers };
