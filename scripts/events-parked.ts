@@ -6,7 +6,7 @@
  *   npm run events:parked -- --redrive    # move them back to their subscriber's queue
  */
 import { loadConfig } from '../shared/config.ts';
-import { queueName } from '../shared/event-bus.ts';
+import { eventsOfJob, queueName, type QueuedEvents } from '../shared/event-bus.ts';
 import { buildApp } from '../src/app.ts';
 
 const redrive = process.argv.includes('--redrive');
@@ -20,18 +20,22 @@ let total = 0;
 for (const { queue: own, parked, subscriber, legacy } of app.events.queues()) {
   // Parked in a queue of the earlier layout (one per event type): back to the subscriber's queue.
   const queue = legacy ? queueName(subscriber) : own;
-  const jobs = await app.events.boss.findJobs<{ id: string; type: string; tenantId: string; occurredAt: string }>(parked);
+  const jobs = await app.events.boss.findJobs<QueuedEvents>(parked);
   const waiting = jobs.filter((j) => j.state === 'created' || j.state === 'retry');
-  total += waiting.length;
+  // A job holds one event or the several one transaction published (listed one per line; the
+  // ones already handled are skipped again when the job is redriven).
   for (const job of waiting) {
-    console.log(`${parked}\tevent ${job.data.id}\t${job.data.type}\ttenant ${job.data.tenantId}\toccurred ${job.data.occurredAt}\tparked ${job.createdOn.toISOString()}`);
+    for (const event of eventsOfJob(job.data)) {
+      total++;
+      console.log(`${parked}\tevent ${event.id}\t${event.type}\ttenant ${event.tenantId}\toccurred ${event.occurredAt}\tparked ${job.createdOn.toISOString()}`);
+    }
   }
   if (redrive && waiting.length > 0) {
     for (const job of waiting) {
       await app.events.boss.send(queue, job.data);
       await app.events.boss.deleteJob(parked, job.id);
     }
-    console.log(`redrove ${waiting.length} event(s) to ${queue}`);
+    console.log(`redrove ${waiting.length} job(s) to ${queue}`);
   }
 }
 console.log(`${total} parked event(s)`);

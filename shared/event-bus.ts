@@ -41,9 +41,14 @@ export interface DomainEvent<TType extends string = string, TPayload = unknown> 
  */
 export type MinorUnitAmount = number;
 
-/** The event of a queued job, without the queue's own bookkeeping. */
-function eventOf({ transientRetries: _, ...event }: DomainEvent & { transientRetries?: number }): DomainEvent {
-  return event;
+/**
+ * The events a queued job carries, in the order they were published, without the queue's own
+ * bookkeeping: the events of an {@link EventBatch}, or the one event of a single-event job.
+ */
+export function eventsOfJob(data: QueuedEvents): DomainEvent[] {
+  if ('events' in data) return data.events;
+  const { transientRetries: _, ...event } = data;
+  return [event];
 }
 
 /** Builds an event of the unit of work's tenant, with a new id and the current time. */
@@ -60,13 +65,15 @@ export type EventHandler<E extends DomainEvent> = (uow: UnitOfWork, event: E) =>
  * - `publish` writes the events as jobs in the caller's transaction (pg-boss `insert` through its
  *   drizzle adapter, just before COMMIT): they exist if and only if the change that caused them
  *   commits.
- * - Each subscriber has one pg-boss queue, `<subscriber>.events`, holding one job per event of
- *   every type it subscribed to, so every subscriber gets every event at least once, and with
- *   several app instances each event is handled by one of them (`SKIP LOCKED`). The events one
- *   transaction publishes to a subscriber are written with one statement and, fetched together
- *   (always with one worker per queue; two workers fetching at the same instant may split them),
- *   handled in one unit of work per tenant (one order's `OrderPaid` and `StockLevelChanged`: one
- *   transaction of the reporting module, not one per event type). The inbox table
+ * - Each subscriber has one pg-boss queue, `<subscriber>.events`, holding the events of every
+ *   type it subscribed to, so every subscriber gets every event at least once, and with several
+ *   app instances each event is handled by one of them (`SKIP LOCKED`). The events one
+ *   transaction publishes to a subscriber are ONE job (an {@link EventBatch}; a lone event is
+ *   the job itself), handled in order in one unit of work (one order's `OrderPaid` and its
+ *   `StockLevelChanged`s: one job and one transaction of the reporting module). Every job
+ *   costs PostgreSQL an insert, a claim and a completion, each writing a new row version to
+ *   every index of pg-boss's job table, so fewer jobs is less database work per order. The
+ *   jobs fetched together are handled in one unit of work per tenant. The inbox table
  *   (`kernel.inbox`) makes handling effectively once: the handler's writes and the inbox row
  *   commit together, a redelivery finds the row and skips.
  * - A failing handler is retried with exponential backoff; after the retry limit the event is
@@ -185,10 +192,20 @@ export class DependencyUnavailable extends Error {
 export const TRANSIENT_RETRY_MAX_DELAY_SECONDS = 60;
 
 /**
- * What a queue's job carries: the event, plus how many times it was already put back after
- * availability faults (absent = never). Handlers only ever see the event.
+ * The job of a transaction that published several events for one subscriber: its tenant and the
+ * events in the order they were published (all of that tenant, one unit of work published them).
  */
-type QueuedEvent = DomainEvent & { transientRetries?: number };
+export interface EventBatch {
+  tenantId: string;
+  events: DomainEvent[];
+}
+
+/**
+ * What a queue's job carries: one event (a transaction that published one, and every job written
+ * before batches existed) or an {@link EventBatch}, plus how many times it was already put back
+ * after availability faults (absent = never). Handlers only ever see the events.
+ */
+export type QueuedEvents = (DomainEvent | EventBatch) & { transientRetries?: number };
 
 /** Delay between a commit that published events and the local workers' fetch (see `wake`). */
 export const WAKE_AFTER_MS = 100;
@@ -274,65 +291,78 @@ export const eventBusPlugin = fp(
     };
 
     type JobResult = { id: string; status: 'completed' } | { id: string; status: 'failed'; output: { message: string } };
+    type Job = JobWithMetadata<QueuedEvents>;
     /**
-     * Handles a batch fetched from one queue: per tenant, all its events in one transaction (two
-     * round trips for the lot). When that fails, the event whose handler threw is failed (pg-boss
-     * retries it with backoff, then parks it) and the others are handled one by one, so one bad
-     * event never holds back or fails its neighbours. An availability fault (see
+     * Handles a batch fetched from one queue: per tenant, all the events of its jobs in one
+     * transaction (two round trips for the lot). When that fails, the job holding the event whose
+     * handler threw is failed (pg-boss retries it with backoff, then parks it) and the other jobs
+     * are handled one by one; a job of several events that fails is handled event by event, so
+     * one bad event never holds back or fails its neighbours (those handled are in the inbox and
+     * skipped when the job comes back). An availability fault (see
      * {@link isTransientDatabaseError}) does not use up an attempt: the job is completed and a
      * copy queued after a growing delay, up to {@link TRANSIENT_RETRY_LIMIT} times.
      */
-    const handleBatch = async (queue: string, subscription: Subscription, jobs: JobWithMetadata<QueuedEvent>[]): Promise<JobResult[]> => {
+    const handleBatch = async (queue: string, subscription: Subscription, jobs: Job[]): Promise<JobResult[]> => {
       const results = new Map<string, JobResult>();
-      const fail = async (job: JobWithMetadata<QueuedEvent>, error: unknown) => {
+      const fail = async (job: Job, error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
         const transientRetries = job.data.transientRetries ?? 0;
+        const events = eventsOfJob(job.data);
+        const ids = { eventId: events.length === 1 ? events[0]!.id : events.map((event) => event.id), eventType: events.length === 1 ? events[0]!.type : events.map((event) => event.type) };
         if ((isTransientDatabaseError(error) || error instanceof DependencyUnavailable) && transientRetries < TRANSIENT_RETRY_LIMIT) {
           const delaySeconds = Math.min(TRANSIENT_RETRY_MAX_DELAY_SECONDS, opts.events.retryDelaySeconds * 2 ** transientRetries);
           try {
             // Put back first, then complete: a crash in between leaves two copies, and the inbox
             // makes the second a no-op. If the copy cannot be written, it is an ordinary failure.
-            await boss.insert(queue, [{ data: { ...eventOf(job.data), transientRetries: transientRetries + 1 }, startAfter: new Date(Date.now() + delaySeconds * 1000) }]);
+            await boss.insert(queue, [{ data: { ...job.data, transientRetries: transientRetries + 1 }, startAfter: new Date(Date.now() + delaySeconds * 1000) }]);
             app.log.warn(
-              { err: error, queue, eventId: job.data.id, eventType: job.data.type, transientRetries: transientRetries + 1, delaySeconds },
+              { err: error, queue, ...ids, transientRetries: transientRetries + 1, delaySeconds },
               'event handler hit an availability fault (database or broker); redelivering later without using up an attempt',
             );
             results.set(job.id, { id: job.id, status: 'completed' });
             return;
           } catch (insertError) {
-            app.log.warn({ err: insertError, queue, eventId: job.data.id }, 'could not queue the event again; failing this attempt instead');
+            app.log.warn({ err: insertError, queue, eventId: ids.eventId }, 'could not queue the event again; failing this attempt instead');
           }
         }
         const last = job.retryCount >= job.retryLimit;
         app.log[last ? 'error' : 'warn'](
-          { err: error, queue, eventId: job.data.id, eventType: job.data.type, attempt: job.retryCount + 1 },
+          { err: error, queue, ...ids, attempt: job.retryCount + 1 },
           last ? `event handler failed for good: event parked in ${queue}.parked` : 'event handler failed; will retry with backoff',
         );
         results.set(job.id, { id: job.id, status: 'failed', output: { message } });
       };
-      const byTenant = new Map<string, JobWithMetadata<QueuedEvent>[]>();
-      for (const job of jobs) byTenant.set(job.data.tenantId, [...(byTenant.get(job.data.tenantId) ?? []), job]);
-      for (const [tenantId, group] of byTenant) {
+      /**
+       * The events of `group` (jobs of one tenant) in one unit of work. When a handler throws:
+       * the job holding that event fails (its other events are handled one by one, each in a
+       * unit of work of its own, and the failed one is not run again in this attempt), and every
+       * other job is handled again on its own. A failure outside the handlers (e.g. the database)
+       * fails a lone job as it is.
+       */
+      const handleJobs = async (tenantId: string, group: Job[]): Promise<void> => {
         let culprit: DomainEvent | undefined;
         try {
-          await handleGroup(queue, subscription, tenantId, group.map((job) => eventOf(job.data)), (event) => void (culprit = event));
+          await handleGroup(queue, subscription, tenantId, group.flatMap((job) => eventsOfJob(job.data)), (event) => void (culprit = event));
           for (const job of group) results.set(job.id, { id: job.id, status: 'completed' });
-          continue;
+          return;
         } catch (error) {
-          const failed = group.length === 1 ? group[0] : group.find((job) => job.data.id === culprit?.id);
-          if (failed) await fail(failed, error);
-          if (group.length === 1) continue;
-        }
-        for (const job of group) {
-          if (results.has(job.id)) continue;
-          try {
-            await handleGroup(queue, subscription, tenantId, [eventOf(job.data)], () => {});
-            results.set(job.id, { id: job.id, status: 'completed' });
-          } catch (error) {
+          const failed = culprit === undefined ? (group.length === 1 ? group[0] : undefined) : group.find((job) => eventsOfJob(job.data).some((event) => event.id === culprit!.id));
+          for (const job of group) {
+            if (job !== failed) {
+              await handleJobs(tenantId, [job]);
+              continue;
+            }
+            for (const event of eventsOfJob(job.data)) {
+              if (event.id === culprit?.id || culprit === undefined) continue;
+              await handleGroup(queue, subscription, tenantId, [event], () => {}).catch(() => {}); // its own failure: the job is retried anyway
+            }
             await fail(job, error);
           }
         }
-      }
+      };
+      const byTenant = new Map<string, Job[]>();
+      for (const job of jobs) byTenant.set(job.data.tenantId, [...(byTenant.get(job.data.tenantId) ?? []), job]);
+      for (const [tenantId, group] of byTenant) await handleJobs(tenantId, group);
       return jobs.map((job) => results.get(job.id)!);
     };
 
@@ -360,7 +390,10 @@ export const eventBusPlugin = fp(
                 return Promise.resolve({ rows: [] });
               },
             };
-            await Promise.all([...byQueue].map(([queue, batch]) => boss.insert(queue, batch.map((data) => ({ data })), { db })));
+            // One job per queue: the lone event, or the transaction's events as one EventBatch.
+            await Promise.all(
+              [...byQueue].map(([queue, batch]) => boss.insert(queue, [{ data: batch.length === 1 ? batch[0]! : ({ tenantId: uow.tenantId, events: batch } satisfies EventBatch) }], { db })),
+            );
             uow.afterCommit(() => {
               for (const queue of byQueue.keys()) wake(queue);
             });
@@ -446,10 +479,10 @@ export const eventBusPlugin = fp(
         // EVENT_WORKERS per subscriber queue (one per legacy queue still holding events). Each polls
         // every 0.5 s (pg-boss's minimum: how soon another instance's events are picked up), is
         // woken by `wake` after a local commit, and keeps fetching while batches come back full.
-        const id = await boss.work<QueuedEvent>(
+        const id = await boss.work<QueuedEvents>(
           queue,
           { batchSize: 20, burstWhenBatchFull: true, includeMetadata: true, perJobResults: true, pollingIntervalSeconds: 0.5 },
-          async (batch) => handleBatch(queue, subscription, batch as JobWithMetadata<QueuedEvent>[]), // includeMetadata: true
+          async (batch) => handleBatch(queue, subscription, batch as JobWithMetadata<QueuedEvents>[]), // includeMetadata: true
         );
         workerIds.set(queue, [...(workerIds.get(queue) ?? []), id]);
       }

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import postgres from 'postgres';
+import type { StockLevelChanged } from '../modules/inventory/gateway.ts';
 import type { OrderPaid } from '../modules/orders/gateway.ts';
+import type { QueuedEvents } from '../shared/event-bus.ts';
 import { eventually, menuItem, setStock, signup, type TenantFixture } from './support/fixtures.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 import { createTestDatabase, onRealPostgres, type TestDatabase } from './support/test-database.ts';
@@ -97,8 +99,10 @@ describe.skipIf(!onRealPostgres())('several app instances on one database', () =
     const [handled] = await sql`select count(*)::int as n, count(distinct event_id)::int as d from kernel.inbox where subscriber = 'reporting' and event_type = 'OrderPaid' and tenant_id = ${owner.tenant.id}`;
     expect(handled).toEqual({ n: 40, d: 40 });
     // Both instances did work (jobs are shared out, not copied).
-    const [jobs] = await sql`select count(*)::int as n from pgboss.job where name = 'reporting.events' and state = 'completed' and data->>'type' = 'OrderPaid' and data->>'tenantId' = ${owner.tenant.id}`;
-    expect(jobs!.n).toBe(40);
+    // Each order's StockLevelChanged and OrderPaid travel as one job (an EventBatch), in the
+    // order the transaction published them.
+    const [jobs] = await sql`select count(*)::int as n, count(*) filter (where data->'events'->0->>'type' = 'StockLevelChanged' and data->'events'->1->>'type' = 'OrderPaid')::int as batches from pgboss.job where name = 'reporting.events' and state = 'completed' and data->>'tenantId' = ${owner.tenant.id} and data ? 'events'`;
+    expect(jobs).toEqual({ n: 40, batches: 40 });
   });
 });
 
@@ -155,6 +159,69 @@ describe.skipIf(!onRealPostgres())('a batch of one tenant\'s events with one bad
   }, 30_000);
 });
 
+describe.skipIf(!onRealPostgres())("one transaction's events in one job, one of them bad", () => {
+  let db: TestDatabase;
+  let producer: TestApp;
+  let consumer: TestApp;
+  const retry = { EVENT_RETRY_LIMIT: '1', EVENT_RETRY_DELAY_SECONDS: '1' };
+  const paid = new Map<number, number>();
+  const stockSeen: number[] = [];
+  const committedPaid: number[] = [];
+  const probe = (app: FastifyInstance) => {
+    app.events.subscribe<OrderPaid>('OrderPaid', 'job-probe', async (uow, event) => {
+      const n = event.payload.number;
+      paid.set(n, (paid.get(n) ?? 0) + 1);
+      if (n === 2) throw new Error('simulated bug for order #2');
+      uow.afterCommit(() => void committedPaid.push(n));
+    });
+    app.events.subscribe<StockLevelChanged>('StockLevelChanged', 'job-probe', async (uow, event) => {
+      uow.afterCommit(() => void stockSeen.push(event.payload.onHand));
+    });
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    producer = await startTestApp({ database: db, env: { EVENT_DELIVERY: 'off', ...retry }, build: { beforeReady: probe } });
+  });
+  afterAll(async () => {
+    await consumer?.close();
+    await producer?.close();
+    await db?.drop();
+  });
+
+  it("the bad event's job is parked with both events; its good neighbour in the job is handled once, as are the other orders", async () => {
+    const owner = await signup(producer.api);
+    const item = await menuItem(producer.api, owner.token, { price: 900 });
+    await setStock(producer.api, owner.token, item.id, 100);
+    for (let i = 0; i < 3; i++) {
+      expect((await producer.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 1 }], payment: cash }, { token: owner.token })).status).toBe(201);
+    }
+    consumer = await startTestApp({ database: db, env: retry, build: { skipMigrations: true, beforeReady: probe } });
+    const parked = await eventually(async () => {
+      const jobs = await consumer.app.events.boss.findJobs<QueuedEvents>('job-probe.events.parked');
+      expect(jobs).toHaveLength(1);
+      return jobs;
+    }, 15_000, 200);
+    const data = parked[0]!.data as { events: Array<{ type: string; payload: { number?: number; onHand?: number } }> };
+    expect(data.events.map((e) => e.type)).toEqual(['StockLevelChanged', 'OrderPaid']);
+    expect(data.events[1]!.payload.number).toBe(2);
+    expect(committedPaid.sort()).toEqual([1, 3]);
+    expect(paid.get(2)).toBe(2); // 1 + retry limit
+    // Stock: the count (100), then 99, 98 (order #2's, though its job parked) and 97, each once.
+    expect(stockSeen.sort((a, b) => b - a)).toEqual([100, 99, 98, 97]);
+    const sql = postgres((db.config as { url: string }).url, { max: 1, onnotice: () => {} });
+    try {
+      const rows = await sql`select event_type, count(*)::int as n from kernel.inbox where subscriber = 'job-probe' and tenant_id = ${owner.tenant.id} group by event_type order by event_type`;
+      expect(rows.map((r) => [r.event_type, r.n])).toEqual([
+        ['OrderPaid', 2],
+        ['StockLevelChanged', 4],
+      ]);
+    } finally {
+      await sql.end();
+    }
+  }, 30_000);
+});
+
 describe('one queue per subscriber', () => {
   let t: TestApp;
   beforeAll(async () => {
@@ -186,9 +253,16 @@ describe('one queue per subscriber', () => {
       return g;
     }, 10_000);
     expect(groups[1]!.types).toBe('OrderPaid,StockLevelChanged');
-    // Every reporting job of this restaurant is in the one queue (other subscribers have their own).
-    const jobs = await rows<{ name: string }>(`select name from pgboss.job where data->>'tenantId' = $1 and name like 'reporting.%' order by created_on`, [owner.tenant.id]);
-    expect(jobs.map((j) => j.name)).toEqual(['reporting.events', 'reporting.events', 'reporting.events']);
+    // Every reporting job of this restaurant is in the one queue (other subscribers have their
+    // own): the stock count's event alone, then the order's two events as ONE job.
+    const jobs = await rows<{ name: string; types: string }>(
+      `select name, coalesce((select string_agg(e->>'type', ',' order by e->>'type') from jsonb_array_elements(data->'events') e), data->>'type') as types from pgboss.job where data->>'tenantId' = $1 and name like 'reporting.%' order by created_on`,
+      [owner.tenant.id],
+    );
+    expect(jobs).toEqual([
+      { name: 'reporting.events', types: 'StockLevelChanged' },
+      { name: 'reporting.events', types: 'OrderPaid,StockLevelChanged' },
+    ]);
     expect(t.app.events.queues().find((q) => q.subscriber === 'reporting')).toMatchObject({ queue: 'reporting.events', parked: 'reporting.events.parked' });
   });
 
