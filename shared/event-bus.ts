@@ -7,6 +7,7 @@ import type { AppConfig } from './config.ts';
 import { isTransientDatabaseError } from './database-errors.ts';
 import { newId } from './ids.ts';
 import { kernelSchema } from './idempotency.ts';
+import { reusableInsert } from './statements.ts';
 import { currentTraceContext, inSpan, spanContextOf, type EventTraceContext } from './telemetry.ts';
 import { TENANT_ROLE, type UnitOfWork } from './unit-of-work.ts';
 import { SpanKind, type Link, type Tracer } from '@opentelemetry/api';
@@ -109,6 +110,13 @@ export const inbox = kernelSchema.table(
   },
   (t) => [primaryKey({ name: 'inbox_pk', columns: [t.tenantId, t.subscriber, t.eventId] })],
 );
+
+/**
+ * Claims inbox rows (those already there are redeliveries): one statement built per row count up
+ * to {@link INBOX_REUSED_UP_TO} (shared/statements.ts), larger groups are built each time.
+ */
+const INBOX_REUSED_UP_TO = 24;
+const claimInbox = reusableInsert('kernel_inbox_claim', inbox, ['tenantId', 'subscriber', 'eventId', 'eventType', 'occurredAt'], (insert) => insert.onConflictDoNothing().returning({ eventId: inbox.eventId }));
 
 /** A subscriber's queue, see {@link EventBus.queues}. */
 export interface EventQueue {
@@ -258,11 +266,8 @@ export const eventBusPlugin = fp(
     const handleGroup = async (queue: string, { subscriber, handlers }: Subscription, tenantId: string, events: DomainEvent[], onHandlerError: (event: DomainEvent) => void) => {
       const handleAll = () =>
         app.runInTenant(tenantId, async (uow) => {
-          const fresh = await uow.tx
-            .insert(inbox)
-            .values(events.map((event) => ({ tenantId, subscriber, eventId: event.id, eventType: event.type, occurredAt: new Date(event.occurredAt) })))
-            .onConflictDoNothing()
-            .returning({ eventId: inbox.eventId });
+          const rows = events.map((event) => ({ tenantId, subscriber, eventId: event.id, eventType: event.type, occurredAt: new Date(event.occurredAt) }));
+          const fresh = rows.length <= INBOX_REUSED_UP_TO ? await claimInbox(uow.tx, rows) : await uow.tx.insert(inbox).values(rows).onConflictDoNothing().returning({ eventId: inbox.eventId });
           const claimed = new Set(fresh.map((row) => row.eventId));
           for (const event of events) {
             if (!claimed.has(event.id)) continue; // already handled: a redelivery

@@ -1,8 +1,21 @@
 import { and, asc, between, eq, gt, inArray, lte, sql } from 'drizzle-orm';
 import type { Transaction } from '../../shared/database.ts';
+import { reusableInsert, reusableStatement } from '../../shared/statements.ts';
 import { INT4_MAX, stockLevels, stockMovements } from './schema.ts';
 
 export type StockLevelRow = typeof stockLevels.$inferSelect;
+
+const p = sql.placeholder;
+/** The hot statements of taking stock, built once (shared/statements.ts). */
+const addWithinBounds = reusableStatement<{ tenantId: string; menuItemId: string; delta: number; max: number }, StockLevelRow[]>('inventory_add_within_bounds', (tx) =>
+  tx
+    .update(stockLevels)
+    .set({ onHand: sql`${stockLevels.onHand} + ${p('delta')}`, version: sql`${stockLevels.version} + 1`, updatedAt: sql`now()` })
+    .where(and(eq(stockLevels.tenantId, p('tenantId')), eq(stockLevels.menuItemId, p('menuItemId')), between(sql`${stockLevels.onHand}::bigint + ${p('delta')}`, 0, p('max'))))
+    .returning(),
+);
+const MOVEMENT_COLUMNS = ['tenantId', 'id', 'menuItemId', 'delta', 'reason', 'onHandAfter', 'orderId', 'userId'] as const;
+const insertMovements = reusableInsert('inventory_insert_movements', stockMovements, MOVEMENT_COLUMNS);
 
 /** Data access of the inventory module; every function takes the transaction it runs in. */
 export const inventoryRepository = {
@@ -45,12 +58,7 @@ export const inventoryRepository = {
    * undefined when the item is untracked or the result would leave the bounds.
    */
   async addWithinBounds(tx: Transaction, tenantId: string, menuItemId: string, delta: number, max: number = INT4_MAX): Promise<StockLevelRow | undefined> {
-    const after = sql`${stockLevels.onHand}::bigint + ${delta}`;
-    const [row] = await tx
-      .update(stockLevels)
-      .set({ onHand: sql`${stockLevels.onHand} + ${delta}`, version: sql`${stockLevels.version} + 1`, updatedAt: sql`now()` })
-      .where(and(eq(stockLevels.tenantId, tenantId), eq(stockLevels.menuItemId, menuItemId), between(after, 0, max)))
-      .returning();
+    const [row] = await addWithinBounds(tx, { tenantId, menuItemId, delta, max });
     return row;
   },
 
@@ -94,8 +102,8 @@ export const inventoryRepository = {
   },
 
   /** Starts the insert of movement rows (for `uow.pipeline`: nobody waits for its answer). */
-  insertMovements(tx: Transaction, rows: (typeof stockMovements.$inferInsert)[]): Promise<unknown> {
-    return tx.insert(stockMovements).values(rows).execute();
+  insertMovements(tx: Transaction, rows: Array<Pick<typeof stockMovements.$inferInsert, (typeof MOVEMENT_COLUMNS)[number]>>): Promise<unknown> {
+    return insertMovements(tx, rows);
   },
 
   /** Tracked items in menu item id order; `lowStock` keeps those at or below their threshold. */

@@ -1,9 +1,30 @@
 import { and, asc, eq, gt, gte, inArray, lt, sql } from 'drizzle-orm';
 import type { Transaction } from '../../shared/database.ts';
+import { placeholderRows, reusableInsert, reusableStatement, rowValues } from '../../shared/statements.ts';
 import { orderCounters, orderLines, orders } from './schema.ts';
 
 export type OrderRow = typeof orders.$inferSelect;
 export type OrderLineRow = typeof orderLines.$inferSelect;
+
+const p = sql.placeholder;
+/** The order's columns as the service writes them (its number comes from the counter). */
+const ORDER_COLUMNS = ['tenantId', 'id', 'status', 'currency', 'subtotal', 'tax', 'total', 'note', 'paymentId', 'createdBy'] as const;
+
+/** The order's hot statements, built once (shared/statements.ts). */
+const bumpCounter = reusableStatement<{ tenantId: string }, unknown>('orders_bump_counter', (tx) =>
+  tx
+    .insert(orderCounters)
+    .values({ tenantId: p('tenantId'), lastNumber: 1 })
+    .onConflictDoUpdate({ target: orderCounters.tenantId, set: { lastNumber: sql`${orderCounters.lastNumber} + 1` } }),
+);
+const insertOrder = reusableStatement<Record<string, unknown>, OrderRow[]>('orders_insert', (tx) => {
+  const [row] = placeholderRows(ORDER_COLUMNS, 1);
+  return tx
+    .insert(orders)
+    .values({ ...row!, number: sql`(select ${orderCounters.lastNumber} from ${orderCounters} where ${orderCounters.tenantId} = ${row!.tenantId})` })
+    .returning();
+});
+const insertLines = reusableInsert('orders_insert_lines', orderLines, ['tenantId', 'orderId', 'lineNo', 'menuItemId', 'name', 'unitPrice', 'quantity', 'lineTotal']);
 
 /** Data access of the orders module; every function takes the transaction it runs in. */
 export const ordersRepository = {
@@ -14,16 +35,7 @@ export const ordersRepository = {
    * unique, gap-free (a rollback gives the number back) and increasing.
    */
   async insertNumbered(tx: Transaction, order: Omit<typeof orders.$inferInsert, 'number'>, lines: (typeof orderLines.$inferInsert)[]): Promise<OrderRow> {
-    const bumpCounter = tx
-      .insert(orderCounters)
-      .values({ tenantId: order.tenantId, lastNumber: 1 })
-      .onConflictDoUpdate({ target: orderCounters.tenantId, set: { lastNumber: sql`${orderCounters.lastNumber} + 1` } });
-    const insertOrder = tx
-      .insert(orders)
-      .values({ ...order, number: sql`(select ${orderCounters.lastNumber} from ${orderCounters} where ${orderCounters.tenantId} = ${order.tenantId})` })
-      .returning();
-    const insertLines = tx.insert(orderLines).values(lines);
-    const [, [row]] = await Promise.all([bumpCounter, insertOrder, insertLines]);
+    const [, [row]] = await Promise.all([bumpCounter(tx, { tenantId: order.tenantId }), insertOrder(tx, rowValues(ORDER_COLUMNS, [order])), insertLines(tx, lines)]);
     return row!;
   },
 

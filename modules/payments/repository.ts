@@ -1,9 +1,13 @@
 import { and, asc, eq, gt, inArray, ne, notInArray } from 'drizzle-orm';
 import type { Transaction } from '../../shared/database.ts';
+import { reusableInsert } from '../../shared/statements.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import { payments } from './schema.ts';
 
 export type PaymentRow = typeof payments.$inferSelect;
+
+/** A payment row as `insert` writes it (every column), built once (shared/statements.ts). */
+const insertPayment = reusableInsert('payments_insert', payments, ['tenantId', 'id', 'orderId', 'method', 'amount', 'currency', 'status', 'tendered', 'change', 'provider', 'providerRef', 'createdAt', 'refundedAt']);
 
 /** Data access of the payments module; every function takes the transaction it runs in. */
 export const paymentsRepository = {
@@ -13,7 +17,7 @@ export const paymentsRepository = {
    */
   insert(uow: Pick<UnitOfWork, 'tx' | 'pipeline'>, row: Omit<PaymentRow, 'createdAt' | 'refundedAt' | 'tendered' | 'change' | 'provider' | 'providerRef'> & Partial<PaymentRow>): PaymentRow {
     const stored: PaymentRow = { tendered: null, change: null, provider: null, providerRef: null, refundedAt: null, createdAt: new Date(), ...row };
-    uow.pipeline(uow.tx.insert(payments).values(stored).execute());
+    uow.pipeline(insertPayment(uow.tx, [stored]));
     return stored;
   },
 

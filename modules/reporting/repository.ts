@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Transaction } from '../../shared/database.ts';
+import { excluded, reusableInsert, reusableStatement } from '../../shared/statements.ts';
 import type { UnitOfWork } from '../../shared/unit-of-work.ts';
 import type { OrderCancelled, OrderPaid } from '../orders/gateway.ts';
 import type { StockLevelChanged } from '../inventory/gateway.ts';
@@ -11,6 +12,29 @@ const num = (v: unknown) => Number(v ?? 0);
 /** The part of a unit of work the read-model writes need: they are pipelined (no answer awaited). */
 type Writer = Pick<UnitOfWork, 'tx' | 'tenantId' | 'pipeline'>;
 
+const p = sql.placeholder;
+
+/** The hot writes of the event handlers, built once (shared/statements.ts). */
+const upsertPaid = reusableStatement<{ tenantId: string; orderId: string; number: number; currency: string; paymentMethod: string; subtotal: number; tax: number; total: number; paidAt: Date }, unknown>(
+  'reporting_paid',
+  (tx) =>
+    tx
+      .insert(orderFacts)
+      .values({ tenantId: p('tenantId'), orderId: p('orderId'), number: p('number'), currency: p('currency'), paymentMethod: p('paymentMethod'), subtotal: p('subtotal'), tax: p('tax'), total: p('total'), paidAt: p('paidAt') })
+      .onConflictDoUpdate({ target: [orderFacts.tenantId, orderFacts.orderId], set: { subtotal: excluded(orderFacts.subtotal), tax: excluded(orderFacts.tax), total: excluded(orderFacts.total), paidAt: excluded(orderFacts.paidAt) } }),
+);
+const insertItemSales = reusableInsert('reporting_item_sales', itemSales, ['tenantId', 'orderId', 'lineNo', 'menuItemId', 'name', 'quantity', 'revenue'], (insert) => insert.onConflictDoNothing());
+const upsertStock = reusableStatement<{ tenantId: string; menuItemId: string; onHand: number; lowStockThreshold: number; lowStock: boolean; version: number; updatedAt: Date }, unknown>('reporting_stock', (tx) =>
+  tx
+    .insert(stockSnapshots)
+    .values({ tenantId: p('tenantId'), menuItemId: p('menuItemId'), onHand: p('onHand'), lowStockThreshold: p('lowStockThreshold'), lowStock: p('lowStock'), version: p('version'), updatedAt: p('updatedAt') })
+    .onConflictDoUpdate({
+      target: [stockSnapshots.tenantId, stockSnapshots.menuItemId],
+      set: { onHand: excluded(stockSnapshots.onHand), lowStockThreshold: excluded(stockSnapshots.lowStockThreshold), lowStock: excluded(stockSnapshots.lowStock), version: excluded(stockSnapshots.version), updatedAt: excluded(stockSnapshots.updatedAt) },
+      setWhere: sql`${stockSnapshots.version} < excluded.version`,
+    }),
+);
+
 /**
  * Read-model writes (from events) and report queries of the reporting module. The writes only
  * queue their statements on the unit of work's pipeline, so a batch of events costs one round
@@ -18,22 +42,9 @@ type Writer = Pick<UnitOfWork, 'tx' | 'tenantId' | 'pipeline'>;
  */
 export const reportingRepository = {
   recordPaid({ tx, tenantId, pipeline }: Writer, e: OrderPaid['payload']): void {
-    const paid = { subtotal: e.subtotal, tax: e.tax, total: e.total, paidAt: new Date(e.paidAt) };
-    pipeline(
-      tx
-        .insert(orderFacts)
-        .values({ tenantId, orderId: e.orderId, number: e.number, currency: e.currency, paymentMethod: e.paymentMethod, ...paid })
-        .onConflictDoUpdate({ target: [orderFacts.tenantId, orderFacts.orderId], set: paid })
-        .execute(),
-    );
+    pipeline(upsertPaid(tx, { tenantId, orderId: e.orderId, number: e.number, currency: e.currency, paymentMethod: e.paymentMethod, subtotal: e.subtotal, tax: e.tax, total: e.total, paidAt: new Date(e.paidAt) }));
     if (e.lines.length > 0) {
-      pipeline(
-        tx
-          .insert(itemSales)
-          .values(e.lines.map((l, i) => ({ tenantId, orderId: e.orderId, lineNo: i + 1, menuItemId: l.menuItemId, name: l.name, quantity: l.quantity, revenue: l.lineTotal })))
-          .onConflictDoNothing()
-          .execute(),
-      );
+      pipeline(insertItemSales(tx, e.lines.map((l, i) => ({ tenantId, orderId: e.orderId, lineNo: i + 1, menuItemId: l.menuItemId, name: l.name, quantity: l.quantity, revenue: l.lineTotal }))));
     }
   },
 
@@ -50,14 +61,7 @@ export const reportingRepository = {
 
   /** Keeps the newest snapshot: an older version arriving late changes nothing. */
   recordStock({ tx, tenantId, pipeline }: Writer, e: StockLevelChanged['payload'], at: Date): void {
-    const values = { onHand: e.onHand, lowStockThreshold: e.lowStockThreshold, lowStock: e.lowStock, version: e.version, updatedAt: at };
-    pipeline(
-      tx
-        .insert(stockSnapshots)
-        .values({ tenantId, menuItemId: e.menuItemId, ...values })
-        .onConflictDoUpdate({ target: [stockSnapshots.tenantId, stockSnapshots.menuItemId], set: values, setWhere: sql`${stockSnapshots.version} < excluded.version` })
-        .execute(),
-    );
+    pipeline(upsertStock(tx, { tenantId, menuItemId: e.menuItemId, onHand: e.onHand, lowStockThreshold: e.lowStockThreshold, lowStock: e.lowStock, version: e.version, updatedAt: at }));
   },
 
   forgetStock({ tx, tenantId, pipeline }: Writer, menuItemId: string): void {

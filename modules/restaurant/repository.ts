@@ -1,9 +1,19 @@
-import { and, asc, eq, gt, inArray, isNull } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import type { Transaction } from '../../shared/database.ts';
+import { reusableStatement } from '../../shared/statements.ts';
 import { menuItems } from './schema.ts';
 
 export type MenuItemRow = typeof menuItems.$inferSelect;
 type MenuItemPatch = Partial<Pick<MenuItemRow, 'name' | 'sku' | 'price' | 'category' | 'available' | 'archivedAt'>>;
+
+/** Menu items by id of one tenant, one statement per id count up to {@link REUSED_UP_TO} (shared/statements.ts). */
+const REUSED_UP_TO = 16;
+const menuItemsByIds = reusableStatement<Record<string, string>, MenuItemRow[]>('restaurant_items_by_ids', (tx, shape) =>
+  tx
+    .select()
+    .from(menuItems)
+    .where(and(eq(menuItems.tenantId, sql.placeholder('tenantId')), inArray(menuItems.id, Array.from({ length: Number(shape) }, (_, i) => sql.placeholder(`id_${i}`))))),
+);
 
 /** Data access of the restaurant module; every function takes the transaction it runs in. */
 export const restaurantRepository = {
@@ -19,6 +29,8 @@ export const restaurantRepository = {
 
   async byIds(tx: Transaction, tenantId: string, ids: readonly string[]): Promise<MenuItemRow[]> {
     if (ids.length === 0) return [];
+    // An order's items (a few): the statement built once per count; long lists as built each time.
+    if (ids.length <= REUSED_UP_TO) return menuItemsByIds(tx, { tenantId, ...Object.fromEntries(ids.map((id, i) => [`id_${i}`, id])) }, String(ids.length));
     return tx.select().from(menuItems).where(and(eq(menuItems.tenantId, tenantId), inArray(menuItems.id, [...ids])));
   },
 
