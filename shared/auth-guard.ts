@@ -1,6 +1,7 @@
 import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { problems } from './problem-details.ts';
 
@@ -42,7 +43,10 @@ const ACCESS_TOKEN_AUDIENCE = 'pos-api';
 /** Clock skew tolerated on `exp`, `nbf` and `iat` between instances (seconds). */
 const CLOCK_TOLERANCE_SECONDS = 1;
 
-const ClaimsSchema = z.object({ sub: z.uuid(), tid: z.uuid(), role: z.enum(ROLES), sid: z.uuid(), iat: z.number() });
+const ClaimsSchema = z.object({ sub: z.uuid(), tid: z.uuid(), role: z.enum(ROLES), sid: z.uuid(), iat: z.number(), exp: z.number() });
+
+/** How many verified access tokens {@link authGuardPlugin} remembers (least recently used go first). */
+const VERIFIED_TOKENS_MAX = 10_000;
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
@@ -133,7 +137,19 @@ export const authGuardPlugin = fp(
     });
     app.decorateRequest('principal', null as unknown as Principal);
 
-    const authenticate = async (request: FastifyRequest): Promise<Principal> => {
+    /**
+     * Access tokens already verified (the exact token text → its principal and `exp`, seconds), so
+     * a terminal's next request with the same token skips the JWT decode, the signature cache's
+     * SHA-256 of the token and the claims parse (about a sixth of a cached menu read's CPU in a
+     * `perf` profile). Only tokens that passed every check get in; each use still checks `exp`
+     * (strictly, no skew allowed), and the session check below runs on every request.
+     */
+    const verified = new LRUCache<string, { principal: Principal; exp: number }>({ max: VERIFIED_TOKENS_MAX });
+    const verify = async (request: FastifyRequest): Promise<Principal> => {
+      const header = request.headers.authorization;
+      const token = header !== undefined && header.startsWith('Bearer ') ? header.slice(7) : undefined;
+      const known = token === undefined ? undefined : verified.get(token);
+      if (known !== undefined && Date.now() / 1000 < known.exp) return known.principal;
       let claims: unknown;
       try {
         claims = await request.jwtVerify();
@@ -144,7 +160,13 @@ export const authGuardPlugin = fp(
       if (!parsed.success) throw problems.unauthorized();
       // fast-jwt checks `iat` only against a maxAge: a token "issued" in the future is refused here.
       if (parsed.data.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS) throw problems.unauthorized();
-      const principal = { userId: parsed.data.sub, tenantId: parsed.data.tid, role: parsed.data.role, sessionId: parsed.data.sid };
+      const principal: Principal = { userId: parsed.data.sub, tenantId: parsed.data.tid, role: parsed.data.role, sessionId: parsed.data.sid };
+      if (token !== undefined) verified.set(token, { principal: Object.freeze(principal), exp: parsed.data.exp });
+      return principal;
+    };
+
+    const authenticate = async (request: FastifyRequest): Promise<Principal> => {
+      const principal = await verify(request);
       const claimedTenant = request.headers['x-tenant-id'];
       if (claimedTenant !== undefined && claimedTenant !== principal.tenantId) {
         throw problems.forbidden('The x-tenant-id header does not match the tenant of the access token.');

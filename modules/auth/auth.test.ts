@@ -291,6 +291,15 @@ describe('GET /auth/me and bearer tokens', () => {
     expectProblem(await t.api.get(ME, { token }), 401);
   });
 
+  it('answers 401 for a token that expires after it was accepted (a remembered token is checked against its exp on every use)', async () => {
+    const token = t.app.jwt.sign({ sub: owner.user.id, tid: owner.tenant.id, role: 'owner', sid: jwtClaims(owner.token).sid }, { expiresIn: 2 });
+    expect((await t.api.get(ME, { token })).status).toBe(200);
+    expect((await t.api.get(ME, { token })).status).toBe(200); // remembered now
+    // 2 s lifetime + 1 s of tolerated clock skew, then a margin.
+    await new Promise((resolve) => setTimeout(resolve, (jwtClaims(token).exp + 1) * 1000 - Date.now() + 600));
+    expectProblem(await t.api.get(ME, { token }), 401);
+  });
+
   it('answers 401 for a validly signed token without the tenant claim', async () => {
     const token = t.app.jwt.sign({ sub: owner.user.id, role: 'owner', sid: jwtClaims(owner.token).sid } as never);
     expectProblem(await t.api.get(ME, { token }), 401);
