@@ -106,11 +106,31 @@ describe.skipIf(!onRealPostgres())('several app instances on one database', () =
   });
 });
 
+/**
+ * A producer app on a database of its own with delivery off (its events pile up, so they reach
+ * the consumer as one batch), and `startConsumer` for the app that then delivers them; both have
+ * `probe` subscribed and retry once, after 1 s (the queue takes that when created).
+ */
+function withBacklog(probe: (app: FastifyInstance) => void) {
+  const retry = { EVENT_RETRY_LIMIT: '1', EVENT_RETRY_DELAY_SECONDS: '1' };
+  const apps: { db?: TestDatabase; producer?: TestApp; consumer?: TestApp } = {};
+  beforeAll(async () => {
+    apps.db = await createTestDatabase();
+    apps.producer = await startTestApp({ database: apps.db, env: { EVENT_DELIVERY: 'off', ...retry }, build: { beforeReady: probe } });
+  });
+  afterAll(async () => {
+    await apps.consumer?.close();
+    await apps.producer?.close();
+    await apps.db?.drop();
+  });
+  return {
+    producer: () => apps.producer!,
+    db: () => apps.db!,
+    startConsumer: async () => (apps.consumer = await startTestApp({ database: apps.db!, env: retry, build: { skipMigrations: true, beforeReady: probe } })),
+  };
+}
+
 describe.skipIf(!onRealPostgres())('a batch of one tenant\'s events with one bad event in it', () => {
-  let db: TestDatabase;
-  let producer: TestApp;
-  let consumer: TestApp;
-  const retry = { EVENT_RETRY_LIMIT: '1', EVENT_RETRY_DELAY_SECONDS: '1' }; // the queue takes them when created
   const attempts = new Map<number, number>();
   const committed: number[] = [];
   const probe = (app: FastifyInstance) =>
@@ -120,25 +140,16 @@ describe.skipIf(!onRealPostgres())('a batch of one tenant\'s events with one bad
       if (n === 3) throw new Error('simulated bug for order #3');
       uow.afterCommit(() => void committed.push(n));
     });
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    // The producer only writes (delivery off), so the backlog reaches the consumer as one batch.
-    producer = await startTestApp({ database: db, env: { EVENT_DELIVERY: 'off', ...retry }, build: { beforeReady: probe } });
-  });
-  afterAll(async () => {
-    await consumer?.close();
-    await producer?.close();
-    await db?.drop();
-  });
+  const { producer: producerApp, db: database, startConsumer } = withBacklog(probe);
 
   it('the good events commit exactly once, the bad one alone is retried and parked', async () => {
+    const [producer, db] = [producerApp(), database()];
     const owner = await signup(producer.api);
     const item = await menuItem(producer.api, owner.token, { price: 900 });
     for (let i = 0; i < 6; i++) {
       expect((await producer.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 1 }], payment: cash }, { token: owner.token })).status).toBe(201);
     }
-    consumer = await startTestApp({ database: db, env: retry, build: { skipMigrations: true, beforeReady: probe } });
+    const consumer = await startConsumer();
     const parked = await eventually(async () => {
       const jobs = await consumer.app.events.boss.findJobs<{ payload: { number: number } }>('batch-probe.events.parked');
       expect(jobs).toHaveLength(1);
@@ -160,10 +171,6 @@ describe.skipIf(!onRealPostgres())('a batch of one tenant\'s events with one bad
 });
 
 describe.skipIf(!onRealPostgres())("one transaction's events in one job, one of them bad", () => {
-  let db: TestDatabase;
-  let producer: TestApp;
-  let consumer: TestApp;
-  const retry = { EVENT_RETRY_LIMIT: '1', EVENT_RETRY_DELAY_SECONDS: '1' };
   const paid = new Map<number, number>();
   const stockSeen: number[] = [];
   const committedPaid: number[] = [];
@@ -178,25 +185,17 @@ describe.skipIf(!onRealPostgres())("one transaction's events in one job, one of 
       uow.afterCommit(() => void stockSeen.push(event.payload.onHand));
     });
   };
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    producer = await startTestApp({ database: db, env: { EVENT_DELIVERY: 'off', ...retry }, build: { beforeReady: probe } });
-  });
-  afterAll(async () => {
-    await consumer?.close();
-    await producer?.close();
-    await db?.drop();
-  });
+  const { producer: producerApp, db: database, startConsumer } = withBacklog(probe);
 
   it("the bad event's job is parked with both events; its good neighbour in the job is handled once, as are the other orders", async () => {
+    const [producer, db] = [producerApp(), database()];
     const owner = await signup(producer.api);
     const item = await menuItem(producer.api, owner.token, { price: 900 });
     await setStock(producer.api, owner.token, item.id, 100);
     for (let i = 0; i < 3; i++) {
       expect((await producer.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 1 }], payment: cash }, { token: owner.token })).status).toBe(201);
     }
-    consumer = await startTestApp({ database: db, env: retry, build: { skipMigrations: true, beforeReady: probe } });
+    const consumer = await startConsumer();
     const parked = await eventually(async () => {
       const jobs = await consumer.app.events.boss.findJobs<QueuedEvents>('job-probe.events.parked');
       expect(jobs).toHaveLength(1);
