@@ -53,7 +53,12 @@ export function reusableStatement<V extends Record<string, unknown>, R>(name: st
       template = session && 'client' in session && Object.hasOwn(prepared, 'client') && Object.hasOwn(prepared, 'logger') && Array.isArray((prepared as { params?: unknown }).params) ? prepared : null;
       // drizzle encodes a placeholder's value with its column even when it is null (a nullable
       // timestamp's encoder then throws); a bound value never reaches the encoder when null.
-      if (template) (template as unknown as { params: unknown[] }).params = (template as unknown as { params: unknown[] }).params.map(nullSafe);
+      if (template) {
+        (template as unknown as { params: unknown[] }).params = (template as unknown as { params: unknown[] }).params.map(nullSafe);
+        // Every run binds its own connection: the template keeps none (nor the first one's alive).
+        template.client = null;
+        template.logger = null;
+      }
       built.set(shape, template);
     }
     if (template === null) return build(tx, shape).prepare(`${name}${shape}`).execute(values);
