@@ -111,11 +111,7 @@ export const inbox = kernelSchema.table(
   (t) => [primaryKey({ name: 'inbox_pk', columns: [t.tenantId, t.subscriber, t.eventId] })],
 );
 
-/**
- * Claims inbox rows (those already there are redeliveries): one statement built per row count up
- * to {@link INBOX_REUSED_UP_TO} (shared/statements.ts), larger groups are built each time.
- */
-const INBOX_REUSED_UP_TO = 24;
+/** Claims inbox rows (those already there are redeliveries), built once per row count (shared/statements.ts). */
 const claimInbox = reusableInsert('kernel_inbox_claim', inbox, ['tenantId', 'subscriber', 'eventId', 'eventType', 'occurredAt'], (insert) => insert.onConflictDoNothing().returning({ eventId: inbox.eventId }));
 
 /** A subscriber's queue, see {@link EventBus.queues}. */
@@ -267,7 +263,7 @@ export const eventBusPlugin = fp(
       const handleAll = () =>
         app.runInTenant(tenantId, async (uow) => {
           const rows = events.map((event) => ({ tenantId, subscriber, eventId: event.id, eventType: event.type, occurredAt: new Date(event.occurredAt) }));
-          const fresh = rows.length <= INBOX_REUSED_UP_TO ? await claimInbox(uow.tx, rows) : await uow.tx.insert(inbox).values(rows).onConflictDoNothing().returning({ eventId: inbox.eventId });
+          const fresh = await claimInbox(uow.tx, rows);
           const claimed = new Set(fresh.map((row) => row.eventId));
           for (const event of events) {
             if (!claimed.has(event.id)) continue; // already handled: a redelivery

@@ -20,6 +20,9 @@ function nullSafe(param: unknown): unknown {
   return new Param(param.value, { mapToDriverValue: (value: unknown) => (value === null || value === undefined ? null : encoder.mapToDriverValue(value)) });
 }
 
+/** Statements (shapes) one {@link reusableStatement} keeps at most: the memory stays bounded. */
+const MAX_SHAPES = 32;
+
 /**
  * A hot statement built once and run in many units of work.
  *
@@ -35,7 +38,8 @@ function nullSafe(param: unknown): unknown {
  *
  * `build(tx, shape)` must not run anything: it only returns a builder whose variable parts are
  * placeholders. `shape` is the key of the SQL text when it depends on the values (e.g. the
- * number of rows of a multi-row insert); one statement is built per shape (keep shapes few).
+ * number of rows of a multi-row insert); one statement is kept per shape, for the first
+ * {@link MAX_SHAPES} shapes seen; a statement of any further shape is built on each run.
  * When a driver's prepared query does not have the expected fields (a future drizzle), every run
  * builds the statement again, as the builder would.
  *
@@ -44,30 +48,37 @@ function nullSafe(param: unknown): unknown {
  *   value is missing.
  */
 export function reusableStatement<V extends Record<string, unknown>, R>(name: string, build: (tx: Transaction, shape: string) => Preparable<R>) {
-  const built = new Map<string, (DriverBound & { execute(values: V): Promise<R> }) | null>();
+  type Prepared = DriverBound & { params?: unknown; prepare?: boolean; execute(values: V): Promise<R> };
+  /** The statement of `shape` built on `tx`, as the builder's own run would prepare it. */
+  const prepare = (tx: Transaction, shape: string): Prepared => {
+    const prepared = build(tx, shape).prepare(`${name}${shape}`) as unknown as Prepared;
+    // drizzle encodes a placeholder's value with its column even when it is null (a nullable
+    // timestamp's encoder then throws); a bound value never reaches the encoder when null.
+    if (Array.isArray(prepared.params)) prepared.params = prepared.params.map(nullSafe);
+    // As the builder's own run (`execute()` prepares without a name): the unit of work's
+    // connection decides whether statements are named (see shared/database.ts).
+    prepared.prepare = false;
+    return prepared;
+  };
+  const built = new Map<string, Prepared | null>();
   return (tx: Transaction, values: V, shape = ''): Promise<R> => {
     const session = (tx as unknown as { session?: Partial<DriverBound> }).session;
     let template = built.get(shape);
     if (template === undefined) {
-      const prepared = build(tx, shape).prepare(`${name}${shape}`) as unknown as DriverBound & { execute(values: V): Promise<R> };
-      template = session && 'client' in session && Object.hasOwn(prepared, 'client') && Object.hasOwn(prepared, 'logger') && Array.isArray((prepared as { params?: unknown }).params) ? prepared : null;
-      // drizzle encodes a placeholder's value with its column even when it is null (a nullable
-      // timestamp's encoder then throws); a bound value never reaches the encoder when null.
-      if (template) {
-        (template as unknown as { params: unknown[] }).params = (template as unknown as { params: unknown[] }).params.map(nullSafe);
-        // Every run binds its own connection: the template keeps none (nor the first one's alive).
-        template.client = null;
-        template.logger = null;
-      }
-      built.set(shape, template);
+      if (built.size >= MAX_SHAPES) return prepare(tx, shape).execute(values);
+      const prepared = prepare(tx, shape);
+      const rebindable = session !== undefined && 'client' in session && Object.hasOwn(prepared, 'client') && Object.hasOwn(prepared, 'logger') && Array.isArray(prepared.params);
+      built.set(shape, rebindable ? prepared : null);
+      if (!rebindable) return prepared.execute(values);
+      // Every run binds its own connection: the template keeps none (nor this one alive).
+      prepared.client = null;
+      prepared.logger = null;
+      template = prepared;
     }
-    if (template === null) return build(tx, shape).prepare(`${name}${shape}`).execute(values);
-    const bound = Object.create(template) as typeof template;
+    if (template === null) return prepare(tx, shape).execute(values);
+    const bound = Object.create(template) as Prepared;
     bound.client = session!.client;
     bound.logger = session!.logger;
-    // As the builder's own run (`execute()` prepares without a name): the unit of work's
-    // connection decides whether statements are named (see shared/database.ts).
-    (bound as { prepare?: boolean }).prepare = false;
     return bound.execute(values);
   };
 }
@@ -93,7 +104,7 @@ export function rowValues<K extends string>(columns: readonly K[], rows: Readonl
 }
 
 /**
- * A reusable multi-row insert of `columns` into `table` (one statement built per row count),
+ * A reusable multi-row insert of `columns` into `table` (one statement per row count),
  * optionally finished by `finish` (e.g. `onConflictDoNothing()`, `returning()`).
  *
  * @returns `run(tx, rows)`: what the finished builder returns (rows when it has `returning`).

@@ -103,6 +103,20 @@ describe('reusable statements', () => {
     ]);
   });
 
+  it('more row counts than it keeps statements for (32): the rest are built on each run, with the same results', async () => {
+    const inserted = await database.transaction({}, async (tx) => {
+      const ids: number[] = [];
+      for (let n = 1; n <= 40; n++) {
+        const rows = Array.from({ length: n }, (_, i) => ({ id: 1000 + n * 100 + i, name: `r${n}`, at: null }));
+        ids.push(...(await insertRows(tx, rows)).map((r) => r.id));
+      }
+      return ids;
+    });
+    expect(inserted).toHaveLength((40 * 41) / 2);
+    const [count] = await database.transaction({}, (tx) => tx.select({ n: sql<number>`count(*)::int` }).from(probe).where(sql`${probe.id} >= 1100`));
+    expect(count).toEqual({ n: (40 * 41) / 2 });
+  });
+
   it('a missing value is an error, not a NULL written silently', async () => {
     await expect(database.transaction({}, (tx) => upsert(tx, { id: 2, name: 'x' } as never))).rejects.toThrow(/No value for placeholder "at"/);
   });

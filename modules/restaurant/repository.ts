@@ -6,8 +6,7 @@ import { menuItems } from './schema.ts';
 export type MenuItemRow = typeof menuItems.$inferSelect;
 type MenuItemPatch = Partial<Pick<MenuItemRow, 'name' | 'sku' | 'price' | 'category' | 'available' | 'archivedAt'>>;
 
-/** Menu items by id of one tenant, one statement per id count up to {@link REUSED_UP_TO} (shared/statements.ts). */
-const REUSED_UP_TO = 16;
+/** Menu items by id of one tenant, one statement per id count (shared/statements.ts). */
 const menuItemsByIds = reusableStatement<Record<string, string>, MenuItemRow[]>('restaurant_items_by_ids', (tx, shape) =>
   tx
     .select()
@@ -29,9 +28,7 @@ export const restaurantRepository = {
 
   async byIds(tx: Transaction, tenantId: string, ids: readonly string[]): Promise<MenuItemRow[]> {
     if (ids.length === 0) return [];
-    // An order's items (a few): the statement built once per count; long lists as built each time.
-    if (ids.length <= REUSED_UP_TO) return menuItemsByIds(tx, { tenantId, ...Object.fromEntries(ids.map((id, i) => [`id_${i}`, id])) }, String(ids.length));
-    return tx.select().from(menuItems).where(and(eq(menuItems.tenantId, tenantId), inArray(menuItems.id, [...ids])));
+    return menuItemsByIds(tx, { tenantId, ...Object.fromEntries(ids.map((id, i) => [`id_${i}`, id])) }, String(ids.length));
   },
 
   /** Live (not archived) items in id order, optionally of one category, after `afterId`. */
