@@ -31,6 +31,22 @@ describe('HTTP hardening', () => {
     expect((await t.api.get('/health')).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('sends the same security headers on problems (401, 404, 400) as on successes', async () => {
+    const ok = await t.api.get('/health');
+    const security = ['content-security-policy', 'cross-origin-opener-policy', 'cross-origin-resource-policy', 'origin-agent-cluster', 'referrer-policy', 'strict-transport-security', 'x-content-type-options', 'x-dns-prefetch-control', 'x-download-options', 'x-frame-options', 'x-permitted-cross-domain-policies', 'x-xss-protection'];
+    for (const name of security) expect(ok.headers.get(name), name).toBeTruthy();
+    const owner = await signup(t.api);
+    const problems = [
+      await t.api.get('/api/v1/restaurant/menu-items'), // 401: no token
+      await t.api.get('/no-such-route'), // 404
+      await t.api.get('/api/v1/restaurant/menu-items?limit=0', { token: owner.token }), // 400: validation
+    ];
+    for (const [i, res] of problems.entries()) {
+      expectProblem(res, [401, 404, 400][i]!);
+      for (const name of security) expect(res.headers.get(name), `${res.status} ${name}`).toBe(ok.headers.get(name));
+    }
+  });
+
   it('replaces a client x-request-id that is too long or has odd characters, instead of echoing it', async () => {
     const longest = 'a'.repeat(128);
     expect((await t.api.get('/health', { headers: { 'x-request-id': longest } })).headers.get('x-request-id')).toBe(longest);

@@ -1,6 +1,5 @@
 import fastifyCors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
-import helmet from 'helmet';
 import type { DestinationStream } from 'pino';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import { authGuardPlugin, type SessionCheck } from '../shared/auth-guard.ts';
@@ -18,6 +17,7 @@ import { zodResponseSerializerCompiler } from '../shared/response-serializer.ts'
 import type { Tracing } from '../shared/telemetry.ts';
 import { apiDocsPlugin, type ApiDocument } from './api-docs.ts';
 import { httpServerOptions, limitConnections } from './http-server-options.ts';
+import { staticSecurityHeaders } from './security-headers.ts';
 import { serviceRoutes } from './service-routes.ts';
 
 /** Where every module's routes live: `/api/v1/<module routes>`. */
@@ -87,11 +87,13 @@ export async function buildKernel(config: AppConfig, options: KernelOptions): Pr
   // HTTP hardening: security headers, CORS only when configured, request id echoed to the client.
   // No upgrade-insecure-requests: it would break /docs for anyone serving plain HTTP on a LAN
   // address (TLS is usually terminated in front of the API).
-  // Security headers (helmet), its middleware built once: @fastify/helmet 13 called
-  // `helmet(options)` inside its onRequest hook, i.e. parsed the Content-Security-Policy
-  // directives again for every request (about 7 % of a cached menu read's CPU in a profile).
-  const securityHeaders = helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
-  app.addHook('onRequest', (request, reply, done) => securityHeaders(request.raw, reply.raw, (error) => done(error instanceof Error ? error : undefined)));
+  // Security headers (helmet's), computed once and handed to every reply with its other headers
+  // (src/security-headers.ts: helmet run per request was a quarter of a cached menu read's CPU).
+  const securityHeaders = staticSecurityHeaders({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(securityHeaders);
+    done();
+  });
   if (config.corsOrigins.length > 0) await app.register(fastifyCors, { origin: config.corsOrigins, credentials: false });
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
