@@ -1,5 +1,5 @@
 import fastifyJwt from '@fastify/jwt';
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler, preHandlerAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
@@ -33,9 +33,11 @@ export interface AccessTokenClaims {
  * Asks whether the session of a verified access token is still good (its user active, the
  * session not ended). Provided by the module that owns sessions and passed to the guard by the
  * composition root; it is on the hot path of every guarded request, so it should answer from a
- * short-lived cache. `true` lets the request through, `false` is a 401.
+ * short-lived cache, and answer synchronously (a boolean, not a promise) when the cache knows, so
+ * that a request whose token and session are both known is let through without a promise or a
+ * microtask. `true` lets the request through, `false` is a 401.
  */
-export type SessionCheck = (session: { tenantId: string; userId: string; sessionId: string }) => Promise<boolean>;
+export type SessionCheck = (session: { tenantId: string; userId: string; sessionId: string }) => boolean | Promise<boolean>;
 
 /** `iss` and `aud` of access tokens: this API issues them for itself only. */
 const ACCESS_TOKEN_ISSUER = 'pos-api';
@@ -145,11 +147,14 @@ export const authGuardPlugin = fp(
      * (strictly, no skew allowed), and the session check below runs on every request.
      */
     const verified = new LRUCache<string, { principal: Principal; exp: number }>({ max: VERIFIED_TOKENS_MAX });
-    const verify = async (request: FastifyRequest): Promise<Principal> => {
+    /** The principal of a token verified before and not yet expired, or undefined. */
+    const knownToken = (request: FastifyRequest): Principal | undefined => {
       const header = request.headers.authorization;
-      const token = header !== undefined && header.startsWith('Bearer ') ? header.slice(7) : undefined;
-      const known = token === undefined ? undefined : verified.get(token);
-      if (known !== undefined && Date.now() / 1000 < known.exp) return known.principal;
+      if (header === undefined || !header.startsWith('Bearer ')) return undefined;
+      const known = verified.get(header.slice(7));
+      return known !== undefined && Date.now() / 1000 < known.exp ? known.principal : undefined;
+    };
+    const verify = async (request: FastifyRequest): Promise<Principal> => {
       let claims: unknown;
       try {
         claims = await request.jwtVerify();
@@ -161,29 +166,67 @@ export const authGuardPlugin = fp(
       // fast-jwt checks `iat` only against a maxAge: a token "issued" in the future is refused here.
       if (parsed.data.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS) throw problems.unauthorized();
       const principal: Principal = { userId: parsed.data.sub, tenantId: parsed.data.tid, role: parsed.data.role, sessionId: parsed.data.sid };
-      if (token !== undefined) verified.set(token, { principal: Object.freeze(principal), exp: parsed.data.exp });
+      const header = request.headers.authorization;
+      if (header?.startsWith('Bearer ')) verified.set(header.slice(7), { principal: Object.freeze(principal), exp: parsed.data.exp });
       return principal;
     };
 
-    const authenticate = async (request: FastifyRequest): Promise<Principal> => {
-      const principal = await verify(request);
+    /** The role check, once the session is known to be live (or not). */
+    const admitted = (principal: Principal, live: boolean, roles: readonly Role[]): Principal => {
+      if (!live) throw problems.unauthorized('This session has ended (logout or deactivated user). Log in again.');
+      if (roles.length > 0 && !roles.includes(principal.role)) {
+        throw problems.forbidden(`This action needs one of the roles: ${roles.join(', ')}.`);
+      }
+      return principal;
+    };
+    /** The tenant header, the session and the role checks of a verified principal. */
+    const admit = (request: FastifyRequest, principal: Principal, roles: readonly Role[]): Principal | Promise<Principal> => {
       const claimedTenant = request.headers['x-tenant-id'];
       if (claimedTenant !== undefined && claimedTenant !== principal.tenantId) {
         throw problems.forbidden('The x-tenant-id header does not match the tenant of the access token.');
       }
-      if (!(await opts.sessionCheck(principal))) throw problems.unauthorized('This session has ended (logout or deactivated user). Log in again.');
-      return principal;
+      const live = opts.sessionCheck(principal);
+      return typeof live === 'boolean' ? admitted(principal, live, roles) : live.then((l) => admitted(principal, l, roles));
+    };
+    /**
+     * The caller of `request`, allowed one of `roles` (any role when empty). Checks in order:
+     * the token (401), the `x-tenant-id` header (403), the session (401), the role (403); throws
+     * or rejects with those problems. Synchronous when the token was verified before and the
+     * session check answers from its cache: a terminal's requests then cost no promise at all.
+     */
+    const authorize = (request: FastifyRequest, roles: readonly Role[]): Principal | Promise<Principal> => {
+      const known = knownToken(request);
+      return known !== undefined ? admit(request, known, roles) : verify(request).then((principal) => admit(request, principal, roles));
     };
 
     const requireRole = (...roles: Role[]) => {
       return async (request: FastifyRequest) => {
-        const principal = await authenticate(request);
-        if (roles.length > 0 && !roles.includes(principal.role)) {
-          throw problems.forbidden(`This action needs one of the roles: ${roles.join(', ')}.`);
-        }
-        request.principal = principal;
+        request.principal = await authorize(request, roles);
       };
     };
+    /** {@link requireRole} as a callback hook (what guarded routes get): no promise when it can answer at once. */
+    const guard = (roles: readonly Role[]): onRequestHookHandler =>
+      function authGuard(request, _reply, done) {
+        let outcome: Principal | Promise<Principal>;
+        try {
+          outcome = authorize(request, roles);
+        } catch (error) {
+          done(error as Error);
+          return;
+        }
+        if (outcome instanceof Promise) {
+          outcome.then(
+            (principal) => {
+              request.principal = principal;
+              done();
+            },
+            (error: Error) => done(error),
+          );
+          return;
+        }
+        request.principal = outcome;
+        done();
+      };
     app.decorate('requireRole', requireRole);
 
     const matrix: Permission[] = [];
@@ -192,8 +235,7 @@ export const authGuardPlugin = fp(
       const declared = route.config?.roles;
       if (!declared) return;
       const roles = declared === 'any' ? [...ROLES] : [...declared];
-      const guard = requireRole(...roles);
-      route.onRequest = [...(route.onRequest ? [route.onRequest].flat() : []), guard] as typeof route.onRequest;
+      route.onRequest = [...(route.onRequest ? [route.onRequest].flat() : []), guard(roles)] as typeof route.onRequest;
       const schema = (route.schema ?? {}) as Record<string, unknown>;
       const note = `**Roles:** ${roles.join(', ')}. 401 without a valid token; 403 for other roles or a mismatching \`x-tenant-id\`.`;
       route.schema = {

@@ -13,7 +13,7 @@ const SESSION_CHECK_CACHE_SIZE = 50_000;
 
 /** The revocation check handed to the auth guard, and the way to drop cached answers early. */
 export interface SessionChecker {
-  /** For the guard: is this session (and its user) still live? Cached ~2 s per session. */
+  /** For the guard: is this session (and its user) still live? Cached ~2 s per session; a cached answer is returned synchronously. */
   check: SessionCheck;
   /**
    * Drops the cached answers of one session, or of every session of a user (no `sessionId`), on
@@ -41,18 +41,21 @@ export function createSessionChecker(runInTenant: RunInTenant): SessionChecker {
   });
   const keyOf = (tenantId: string, userId: string, sessionId: string) => `${tenantId}:${userId}:${sessionId}`;
   return {
-    async check({ tenantId, userId, sessionId }) {
+    check({ tenantId, userId, sessionId }) {
       const key = keyOf(tenantId, userId, sessionId);
       const hit = cache.get(key);
+      // Known: answered at once (the guard then lets the request through without a promise).
       if (hit !== undefined) return hit;
       const context = { tenantId, userId, sessionId };
       // A fetch aborted by forget() (logout racing this request) or evicted is asked again,
       // uncached; any other failure (the database unavailable → 503) is the answer.
-      const fetched = await cache.fetch(key, { context }).catch((error: unknown) => {
-        if (error instanceof Error && FETCH_ABORTS.has(error.message)) return undefined;
-        throw error;
-      });
-      return fetched ?? runInTenant(tenantId, ({ tx }) => sessions.isLive(tx, tenantId, userId, sessionId));
+      return cache
+        .fetch(key, { context })
+        .catch((error: unknown) => {
+          if (error instanceof Error && FETCH_ABORTS.has(error.message)) return undefined;
+          throw error;
+        })
+        .then((fetched) => fetched ?? runInTenant(tenantId, ({ tx }) => sessions.isLive(tx, tenantId, userId, sessionId)));
     },
     forget(tenantId, userId, sessionId) {
       if (sessionId) {
