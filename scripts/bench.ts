@@ -173,10 +173,13 @@ async function waitFor(url: string, timeoutMs = 120_000) {
   throw new Error(`${url} did not become ready`);
 }
 
+/** The node flags `npm start` runs the app with (package.json), so the bench runs it the same way. */
+const START_FLAGS = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+
 async function startChild(script: string, env: Record<string, string>, readyPath: string) {
   const port = await freePort();
   const profiling = args.profile && script === 'src/server.ts' ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench', 'profiles')] : [];
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...profiling, script], {
+  const child = spawn(process.execPath, [...(script === 'src/server.ts' ? START_FLAGS : ['--disable-warning=ExperimentalWarning']), ...profiling, script], {
     cwd: root,
     env: { ...process.env, PORT: String(port), METRICS_PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
