@@ -17,6 +17,7 @@ import { zodResponseSerializerCompiler } from '../shared/response-serializer.ts'
 import type { Tracing } from '../shared/telemetry.ts';
 import { apiDocsPlugin, type ApiDocument } from './api-docs.ts';
 import { httpServerOptions, limitConnections } from './http-server-options.ts';
+import { lazyRequestLogger } from './request-logger.ts';
 import { staticSecurityHeaders } from './security-headers.ts';
 import { serviceRoutes } from './service-routes.ts';
 
@@ -65,6 +66,8 @@ export async function buildKernel(config: AppConfig, options: KernelOptions): Pr
       },
       ...(options.logStream ? { stream: options.logStream } : {}),
     },
+    // request.log's pino child is made only when a line passes the level (src/request-logger.ts).
+    childLoggerFactory: lazyRequestLogger,
     bodyLimit: config.bodyLimitBytes,
     // Timeouts against slow clients, problem+json for the HTTP layer's own errors, and a
     // client x-request-id echoed only when it looks like an id (src/http-server-options.ts).
