@@ -147,11 +147,15 @@ export const authGuardPlugin = fp(
      * (strictly, no skew allowed), and the session check below runs on every request.
      */
     const verified = new LRUCache<string, { principal: Principal; exp: number }>({ max: VERIFIED_TOKENS_MAX });
+    /** The token of an `Authorization: Bearer <token>` header, or undefined. */
+    const bearerToken = (request: FastifyRequest): string | undefined => {
+      const header = request.headers.authorization;
+      return header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+    };
     /** The principal of a token verified before and not yet expired, or undefined. */
     const knownToken = (request: FastifyRequest): Principal | undefined => {
-      const header = request.headers.authorization;
-      if (header === undefined || !header.startsWith('Bearer ')) return undefined;
-      const known = verified.get(header.slice(7));
+      const token = bearerToken(request);
+      const known = token === undefined ? undefined : verified.get(token);
       return known !== undefined && Date.now() / 1000 < known.exp ? known.principal : undefined;
     };
     const verify = async (request: FastifyRequest): Promise<Principal> => {
@@ -166,8 +170,8 @@ export const authGuardPlugin = fp(
       // fast-jwt checks `iat` only against a maxAge: a token "issued" in the future is refused here.
       if (parsed.data.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS) throw problems.unauthorized();
       const principal: Principal = { userId: parsed.data.sub, tenantId: parsed.data.tid, role: parsed.data.role, sessionId: parsed.data.sid };
-      const header = request.headers.authorization;
-      if (header?.startsWith('Bearer ')) verified.set(header.slice(7), { principal: Object.freeze(principal), exp: parsed.data.exp });
+      const token = bearerToken(request);
+      if (token !== undefined) verified.set(token, { principal: Object.freeze(principal), exp: parsed.data.exp });
       return principal;
     };
 
