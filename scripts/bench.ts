@@ -463,7 +463,7 @@ async function main() {
     // stock levels and counters are updated per order). A server's autovacuum removes them as
     // it goes; on a server without it (`autovacuum = off`, as on some CI machines) the tables
     // and indexes bloat from run to run and every later run pays for the earlier ones (measured:
-    // PostgreSQL CPU per order 3.7 ms with autovacuum off vs 2.6 ms on, same code). So each run
+    // PostgreSQL CPU per order 3.7 ms with autovacuum off vs 2.6 ms on; see README). So each run
     // ends with VACUUM (ANALYZE) of the scratch database, outside the CPU windows: a whole
     // database's VACUUM (every index of every table with dead rows scanned in full) after each
     // 10 s window would charge an order far more than autovacuum does when it wakes at 20 % dead
