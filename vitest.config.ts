@@ -15,8 +15,10 @@ export default defineConfig({
     isolate: false,
     // Most test time is waiting (PostgreSQL, child processes, event delivery, timers), so two
     // files per core keep the CPU busy: on 2 cores the suite took 2 min with 4 workers against
-    // 4.7 with 2. Capped at 4 so the apps' connection pools stay well under PostgreSQL's default
-    // max_connections (100).
+    // 4.7 with 2. Capped at 4 so the apps' connections stay well under PostgreSQL's default
+    // max_connections (100): with request pools of 10 and event buses of 4 the remote-payments
+    // run once hit `too many clients` in CI (peak seen locally: 67); test apps now use 4 and 2
+    // (test/support/test-database.ts, test-config.ts), peak seen 44.
     maxWorkers: Math.min(4, 2 * availableParallelism()),
     testTimeout: 30_000,
     // `--coverage` (npm run test:coverage, CI): V8 coverage of the application code, summarised

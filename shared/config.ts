@@ -91,6 +91,12 @@ export interface AppConfig {
      * transaction published to a subscriber are always fetched, and handled, together.
      */
     workersPerQueue: number;
+    /**
+     * Connections the event bus (pg-boss) opens to PostgreSQL in this instance (EVENT_POOL_MAX,
+     * default 4): its workers' fetches and completions, its maintenance and schedules. Not used
+     * on PGlite (one connection for everything).
+     */
+    poolMax: number;
   };
   /**
    * The message broker that external domain events (a module's `events.external`) are relayed to
@@ -213,6 +219,7 @@ const EnvSchema = z.object({
   EVENT_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
   EVENT_HEARTBEAT_SECONDS: z.coerce.number().int().min(10).max(3600).default(10),
   EVENT_WORKERS: z.coerce.number().int().min(1).max(16).default(2),
+  EVENT_POOL_MAX: z.coerce.number().int().min(1).max(50).default(4),
   RETENTION_CRON: z
     .string()
     .regex(/^\S+( \S+){4}$/, 'a 5-field cron expression, e.g. "17 * * * *"')
@@ -319,7 +326,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         }
       : { kind: 'pglite', dataDir: e.PGLITE_DATA_DIR },
     databaseStartupTimeoutSeconds: e.DATABASE_STARTUP_TIMEOUT_SECONDS,
-    events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS, heartbeatSeconds: e.EVENT_HEARTBEAT_SECONDS, workersPerQueue: e.EVENT_WORKERS },
+    events: { delivery: e.EVENT_DELIVERY === 'on', retryLimit: e.EVENT_RETRY_LIMIT, retryDelaySeconds: e.EVENT_RETRY_DELAY_SECONDS, heartbeatSeconds: e.EVENT_HEARTBEAT_SECONDS, workersPerQueue: e.EVENT_WORKERS, poolMax: e.EVENT_POOL_MAX },
     retention: { cron: e.RETENTION_CRON, inboxDays: e.INBOX_RETENTION_DAYS },
     ...(e.NATS_URL ? { broker: { url: e.NATS_URL, stream: e.NATS_STREAM, subjectPrefix: e.NATS_SUBJECT_PREFIX } } : {}),
     ...(e.SERVICE_TOKEN

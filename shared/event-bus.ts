@@ -225,7 +225,7 @@ export const eventBusPlugin = fp(
     const driver = app.database.driver;
     const boss =
       driver.kind === 'postgres'
-        ? new PgBoss({ connectionString: driver.url, max: 4, useListenNotify: false, application_name: 'pos-api-events', schedule: true, ...supervision(opts.events.heartbeatSeconds) })
+        ? new PgBoss({ connectionString: driver.url, max: opts.events.poolMax, useListenNotify: false, application_name: 'pos-api-events', schedule: true, ...supervision(opts.events.heartbeatSeconds) })
         : new PgBoss({ db: fromPglite(driver.client), backend: 'pglite', schedule: true, supervise: true, ...supervision(opts.events.heartbeatSeconds) });
     boss.on('error', (error) => app.log.error({ err: error }, 'event bus error'));
     boss.on('warning', (warning) => app.log.warn({ warning }, 'event bus warning'));

@@ -293,3 +293,47 @@ describe('one queue per subscriber', () => {
     }
   });
 });
+
+describe.skipIf(!onRealPostgres())('the event bus keeps to EVENT_POOL_MAX connections', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ env: { EVENT_POOL_MAX: '1', EVENT_WORKERS: '2' } });
+  });
+  afterAll(() => t?.close());
+
+  it('with EVENT_POOL_MAX=1, one pg-boss connection carries every queue while orders flow, and every event is handled', async () => {
+    const owner = await signup(t.api);
+    const item = await menuItem(t.api, owner.token, { price: 300 });
+    await setStock(t.api, owner.token, item.id, 500);
+    const database = new URL((t.db.config as { url: string }).url).pathname.slice(1);
+    const admin = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+    try {
+      let most = 0;
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const [row] = await admin<[{ n: number }]>`select count(*)::int as n from pg_stat_activity where datname = ${database} and application_name = 'pos-api-events'`;
+          most = Math.max(most, row!.n);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      })();
+      const orders = await Promise.all(
+        Array.from({ length: 30 }, () => t.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 1 }], payment: cash }, { token: owner.token })),
+      );
+      expect(orders.map((o) => o.status)).toEqual(Array.from({ length: 30 }, () => 201));
+      // Reporting handled all 30 orders (its sales total), through the one connection.
+      await eventually(async () => {
+        const day = 86_400_000;
+        const period = `from=${new Date(Date.now() - day).toISOString()}&to=${new Date(Date.now() + day).toISOString()}`;
+        const sales = await t.api.get(`/api/v1/reports/sales?${period}`, { token: owner.token });
+        expect(sales.status).toBe(200);
+        expect(sales.body.totals.orders).toBe(30);
+      }, 15_000);
+      sampling = false;
+      await sampler;
+      expect(most).toBe(1);
+    } finally {
+      await admin.end();
+    }
+  });
+});

@@ -11,6 +11,10 @@ export function testConfig(database: DatabaseConfig, env: Record<string, string>
       LOGIN_RATE_LIMIT_PER_IP: '100000',
       LOGIN_RATE_LIMIT_PER_ACCOUNT: '100000',
       SIGNUP_RATE_LIMIT_PER_IP: '100000',
+      // Up to 4 files run at once, some with two or three apps and (remote wiring) a payments
+      // service beside each, all on one PostgreSQL (100 connections by default): each app keeps
+      // its event bus to 2 connections and its request pool to 4 (test-database.ts).
+      EVENT_POOL_MAX: '2',
       ...env,
     }),
     database,

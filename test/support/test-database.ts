@@ -10,6 +10,13 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/**
+ * The request pool of an app on a test database: small, because up to 4 test files run at once
+ * with up to three apps each (and, in the remote wiring, a payments service beside each) on one
+ * PostgreSQL with 100 connections (the CI run once failed on `too many clients` with 10).
+ */
+const TEST_POOL_MAX = 4;
+
 /** True when tests run on a real PostgreSQL server (races are only meaningful there). */
 export const onRealPostgres = () => Boolean(process.env.DATABASE_URL) || process.env.TEST_DATABASE === 'testcontainers';
 
@@ -32,7 +39,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     target.pathname = `/${name}`;
     return {
       backend: 'postgres',
-      config: { kind: 'postgres', url: target.toString(), poolMax: 10 },
+      config: { kind: 'postgres', url: target.toString(), poolMax: TEST_POOL_MAX },
       async drop() {
         const a = postgres(url, { max: 1, onnotice: () => {} });
         await a.unsafe(`drop database if exists ${name} with (force)`);
