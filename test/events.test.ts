@@ -21,7 +21,7 @@ describe('a failing handler is retried with backoff, then parked; it blocks nobo
     t = await startTestApp({
       env: { EVENT_RETRY_LIMIT: '2', EVENT_RETRY_DELAY_SECONDS: '1' },
       build: {
-        beforeReady: (app) => {
+        beforeReady: (app: FastifyInstance) => {
           app.events.subscribe<OrderPaid>('OrderPaid', 'always-fails', async (_uow, event) => {
             attempts.push({ eventId: event.id, at: Date.now() });
             throw new Error('simulated handler bug');
@@ -61,6 +61,36 @@ describe('a failing handler is retried with backoff, then parked; it blocks nobo
     // A transient failure is retried and then handled exactly once.
     expect(flakyEffects).toBe(1);
   }, 30_000);
+
+  it("pg-boss's retention keeps a parked event however long it waits, and deletes a handled one's job after an hour", async () => {
+    const boss = t.app.events.boss;
+    const run = async (sql: string) => (await boss.getDb().executeSql(sql, [])).rows as Array<{ n: number }>;
+    const count = async (where: string) => (await run(`select count(*)::int as n from pgboss.job where ${where}`))[0]!.n;
+    const parkedQueue = 'always-fails.events.parked';
+    expect(await count(`name = '${parkedQueue}'`)).toBe(1);
+    expect(await count(`name = 'reporting.events' and state = 'completed'`)).toBeGreaterThan(0);
+    if (onRealPostgres()) {
+      // Parked by an earlier version, with pg-boss's deadline (14 days after its start): an
+      // instance of this version starting on the database moves it.
+      await run(`update pgboss.job set keep_until = start_after + interval '14 days' where name = '${parkedQueue}'`);
+      const upgraded = await startTestApp({
+        database: t.db,
+        env: { EVENT_DELIVERY: 'off' },
+        build: { beforeReady: (app: FastifyInstance) => app.events.subscribe<OrderPaid>('OrderPaid', 'always-fails', async () => {}) },
+      });
+      await upgraded.close();
+    }
+    // 15 days pass for the parked event (pg-boss's default deletes a job waiting 14), two hours
+    // for the handled ones (its default keeps them 7 days).
+    await run(`update pgboss.job set created_on = created_on - interval '15 days', start_after = start_after - interval '15 days', keep_until = keep_until - interval '15 days' where name = '${parkedQueue}'`);
+    await run(`update pgboss.job set completed_on = completed_on - interval '2 hours' where name = 'reporting.events' and state = 'completed'`);
+    // Due for maintenance now (pg-boss claims a queue's sweep at most once per interval).
+    await run(`update pgboss.queue set maintain_on = null where name in ('${parkedQueue}', 'reporting.events')`);
+    await boss.supervise(parkedQueue);
+    await boss.supervise('reporting.events');
+    expect(await count(`name = '${parkedQueue}'`)).toBe(1);
+    expect(await count(`name = 'reporting.events' and state = 'completed'`)).toBe(0);
+  });
 });
 
 describe.skipIf(!onRealPostgres())('several app instances on one database', () => {
