@@ -155,6 +155,31 @@ describe.skipIf(unavailable)('database faults on a private cluster', () => {
     }
   });
 
+  it('a server running with autovacuum = off gets a warning at start; with it on, none', { timeout: 60_000 }, async () => {
+    const warningsAtStart = async () => {
+      const lines: string[] = [];
+      const t = await startTestApp({ database: clusterDatabase(cluster), env: { LOG_LEVEL: 'warn' }, build: { logStream: { write: (line: string) => void lines.push(line) } } });
+      await t.app.close();
+      return lines.map((line) => JSON.parse(line) as { msg: string; autovacuum?: string }).filter((line) => line.msg.includes('autovacuum'));
+    };
+    const admin = postgres(cluster.url(), { max: 1, onnotice: () => {} });
+    try {
+      expect(await warningsAtStart()).toEqual([]);
+      await admin`alter system set autovacuum = off`;
+      await admin`select pg_reload_conf()`;
+      // The server forwards the reload to its sessions after reading it itself.
+      await eventually(async () => expect((await admin`select current_setting('autovacuum') as v`)[0]!.v).toBe('off'));
+      const warnings = await warningsAtStart();
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({ autovacuum: 'off' });
+      expect(warnings[0]!.msg).toMatch(/turn it on/);
+    } finally {
+      await admin`alter system reset autovacuum`;
+      await admin`select pg_reload_conf()`;
+      await admin.end();
+    }
+  });
+
   it('/ready uses its own connection: 200 while the request pool is exhausted, with its checks', { timeout: 60_000 }, async () => {
     const t = await startTestApp({ database: clusterDatabase(cluster, { DATABASE_POOL_MAX: '1' }) });
     apps.push(t);
