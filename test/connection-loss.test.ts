@@ -37,6 +37,15 @@ describe.skipIf(!onRealPostgres())('a transaction whose connection dies', () => 
   });
 
   const settings = { 'app.test': 'x' };
+  /** `promise`, or a rejection naming `label` when it has not settled within 8 s. */
+  const bounded = async <T>(label: string, promise: PromiseLike<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`stuck for 8 s at: ${label}`)), 8000)))]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const pidOf = async (tx: Parameters<Parameters<DatabaseHandle['transaction']>[1]>[0]) =>
     Number(((await tx.execute(sql`select pg_backend_pid() as pid`)) as unknown as Array<{ pid: number }>)[0]!.pid);
   const stillWorks = async () => {
@@ -71,18 +80,22 @@ describe.skipIf(!onRealPostgres())('a transaction whose connection dies', () => 
   });
 
   it('killed after the work, before COMMIT: rejects, nothing committed', async () => {
-    await database.db.execute(sql`create table if not exists conn_loss (n int)`);
+    // Each wait bounded and named: this test once timed out in CI (30 s) without saying where.
+    await bounded('create table', database.db.execute(sql`create table if not exists conn_loss (n int)`));
     await expect(
-      database.transaction(settings, async (tx) => {
-        await tx.execute(sql`insert into conn_loss values (1)`);
-        const pid = await pidOf(tx);
-        await killer`select pg_terminate_backend(${pid})`;
-        await new Promise((r) => setTimeout(r, 100));
-      }),
-    ).rejects.toThrow();
-    const rows = (await database.db.execute(sql`select count(*)::int as n from conn_loss`)) as unknown as Array<{ n: number }>;
+      bounded(
+        'the transaction',
+        database.transaction(settings, async (tx) => {
+          await tx.execute(sql`insert into conn_loss values (1)`);
+          const pid = await pidOf(tx);
+          await killer`select pg_terminate_backend(${pid})`;
+          await new Promise((r) => setTimeout(r, 100));
+        }),
+      ),
+    ).rejects.toThrow(/connection|terminat/i);
+    const rows = (await bounded('count', database.db.execute(sql`select count(*)::int as n from conn_loss`))) as unknown as Array<{ n: number }>;
     expect(rows[0]!.n).toBe(0);
-    await stillWorks();
+    await bounded('the pool afterwards', stillWorks());
   });
 
   it('killed during COMMIT: the outcome is unknown, so the unit of work runs no rollback hook (no card void for an order that may be committed)', async () => {
