@@ -106,23 +106,23 @@ export const metricsPlugin = fp(
       },
     });
 
-    let backlog: { at: number; figures: Promise<Map<string, { ready: number; deferred: number; active: number; queued: number }>> } | undefined;
-    const readBacklog = () => {
-      if (!backlog || Date.now() - backlog.at > EVENT_BACKLOG_CACHE_MS) {
-        const names = app.events.queues().flatMap((q) => [q.queue, q.parked]);
-        const figures = names.length === 0 ? Promise.resolve([]) : app.events.boss.getQueues(names);
-        backlog = {
-          at: Date.now(),
-          figures: figures.then((queues) => new Map(queues.map((q) => [q.name, { ready: q.readyCount, deferred: q.deferredCount, active: q.activeCount, queued: q.queuedCount }]))),
-        };
-        // A failed read is not kept: the next scrape asks again.
-        const failed = backlog;
-        failed.figures.catch(() => {
-          if (backlog === failed) backlog = undefined;
-        });
-      }
-      return backlog.figures;
-    };
+    const readBacklog = cachedRead(EVENT_BACKLOG_CACHE_MS, async () => {
+      const names = app.events.queues().map((q) => q.queue);
+      const queues = names.length === 0 ? [] : await app.events.boss.getQueues(names);
+      return new Map(queues.map((q) => [q.name, { ready: q.readyCount, deferred: q.deferredCount, active: q.activeCount }]));
+    });
+    // Events, not jobs: a job holds the events one transaction published to the subscriber, and
+    // `npm run events:parked` lists each of them.
+    const readParked = cachedRead(EVENT_BACKLOG_CACHE_MS, async () => {
+      const parked = app.events.queues().map((q) => q.parked);
+      const { rows } = await app.events.boss
+        .getDb()
+        .executeSql(
+          `select name, sum(case when jsonb_typeof(data->'events') = 'array' then jsonb_array_length(data->'events') else 1 end)::int as events from pgboss.job where name = any($1::text[]) and state in ('created', 'retry') group by name`,
+          [parked],
+        );
+      return new Map((rows as Array<{ name: string; events: number }>).map((r) => [r.name, Number(r.events)]));
+    });
     new Gauge({
       name: 'pos_event_queue_jobs',
       help: 'Events waiting in or being handled from each subscriber queue (as of pg-boss\'s last monitor pass).',
@@ -143,17 +143,14 @@ export const metricsPlugin = fp(
     });
     new Gauge({
       name: 'pos_events_parked',
-      help: 'Events parked after the retry limit, per subscriber queue (jobs in <queue>.parked).',
+      help: 'Events parked after the retry limit, per subscriber queue (the events of the jobs in <queue>.parked).',
       labelNames: ['queue'] as const,
       registers,
       async collect() {
         this.reset();
-        const figures = await readBacklog().catch(() => undefined);
+        const figures = await readParked().catch(() => undefined);
         if (!figures) return;
-        for (const { queue, parked } of app.events.queues()) {
-          const f = figures.get(parked);
-          if (f) this.set({ queue }, f.queued);
-        }
+        for (const { queue, parked } of app.events.queues()) this.set({ queue }, figures.get(parked) ?? 0);
       },
     });
 
@@ -241,3 +238,21 @@ export const metricsPlugin = fp(
   },
   { name: 'metrics', dependencies: ['database', 'event-bus', 'read-cache'] },
 );
+
+/**
+ * `read`, answered from its last result for `ms` milliseconds (several scrapers, one query). A
+ * failed read is not kept: the next call asks again.
+ */
+function cachedRead<T>(ms: number, read: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    if (!last || Date.now() - last.at > ms) {
+      const current = { at: Date.now(), value: read() };
+      last = current;
+      current.value.catch(() => {
+        if (last === current) last = undefined;
+      });
+    }
+    return last.value;
+  };
+}

@@ -234,6 +234,9 @@ describe.skipIf(!onRealPostgres())("one transaction's events in one job, one of 
     const data = parked[0]!.data as { events: Array<{ type: string; payload: { number?: number; onHand?: number } }> };
     expect(data.events.map((e) => e.type)).toEqual(['StockLevelChanged', 'OrderPaid']);
     expect(data.events[1]!.payload.number).toBe(2);
+    // The metric counts the parked events (two), not the parked job.
+    const gauge = (await consumer.app.metrics.registry.getSingleMetric('pos_events_parked')!.get()).values;
+    expect(gauge.find((v) => v.labels.queue === 'job-probe.events')?.value).toBe(2);
     expect(committedPaid.sort()).toEqual([1, 3]);
     expect(paid.get(2)).toBe(2); // 1 + retry limit
     // Stock: the count (100), then 99, 98 (order #2's, though its job parked) and 97, each once.
