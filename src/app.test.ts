@@ -103,8 +103,8 @@ describe('GET /ready when the database is gone', () => {
       expectProblem(res, 503);
       expect((await own.api.get('/health')).status).toBe(200);
     } finally {
-      await own.app.close().catch(() => {});
-      await own.db.drop();
+      // Its database handle is closed already: closing the app may fail; the rest still goes.
+      await own.close().catch(() => {});
     }
   });
 });

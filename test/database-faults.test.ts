@@ -98,7 +98,7 @@ describe.skipIf(unavailable)('database faults on a private cluster', () => {
     await createRoles(cluster);
   });
   afterAll(async () => {
-    for (const t of apps) await t.app.close().catch(() => {});
+    for (const t of apps) await t.close().catch(() => {});
     await cluster?.destroy();
   });
 
@@ -159,7 +159,7 @@ describe.skipIf(unavailable)('database faults on a private cluster', () => {
     const warningsAtStart = async () => {
       const lines: string[] = [];
       const t = await startTestApp({ database: clusterDatabase(cluster), env: { LOG_LEVEL: 'warn' }, build: { logStream: { write: (line: string) => void lines.push(line) } } });
-      await t.app.close();
+      await t.close();
       return lines.map((line) => JSON.parse(line) as { msg: string; autovacuum?: string }).filter((line) => line.msg.includes('autovacuum'));
     };
     const admin = postgres(cluster.url(), { max: 1, onnotice: () => {} });
@@ -232,7 +232,7 @@ describe.skipIf(unavailable)('database faults on a private cluster', () => {
   });
   afterEach(async () => {
     // Give the cluster's connection slots back before the next test.
-    for (const t of apps.splice(0)) await t.app.close().catch(() => {});
+    for (const t of apps.splice(0)) await t.close().catch(() => {});
   });
 
   it('starting while the database is down: waits, retries with one log line per attempt, comes up when it starts', { timeout: 60_000 }, async () => {

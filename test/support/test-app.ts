@@ -51,8 +51,11 @@ export async function startTestPaymentsService(opts: { database?: TestDatabase; 
     db,
     env: { PAYMENTS_URL: url, SERVICE_TOKEN: TEST_SERVICE_TOKEN },
     async close() {
-      await app.close();
-      if (!opts.database) await db.drop();
+      try {
+        await app.close();
+      } finally {
+        if (!opts.database) await db.drop();
+      }
     },
   };
 }
@@ -101,9 +104,17 @@ export async function startTestApp(
     paymentsDb: paymentsService?.db ?? db,
     ...(paymentsService ? { paymentsService } : {}),
     async close() {
-      await app.close();
-      await ownService?.close();
-      if (!opts.database) await db.drop();
+      // Each step runs even when one before it fails (a test that broke the app on purpose), so
+      // no payments service or test database is left behind.
+      try {
+        await app.close();
+      } finally {
+        try {
+          await ownService?.close();
+        } finally {
+          if (!opts.database) await db.drop();
+        }
+      }
     },
   };
 }
