@@ -218,11 +218,11 @@ export const WAKE_AFTER_MS = 100;
 /**
  * Retention of the event queues' jobs (pg-boss queue options `retentionSeconds` and
  * `deleteAfterSeconds`, applied by its maintenance sweep):
- * - `waiting`: seconds a job still waiting (created or retry) is kept. pg-boss's default, 14 days,
+ * - `waitingSeconds`: how long a job still waiting (created or retry) is kept. pg-boss's default, 14 days,
  *   would delete an event nobody has handled yet (delivery paused, a handler failing for weeks)
  *   and a parked event nobody redrove: an event is never dropped, so this is the column's
  *   maximum (2^31 - 1 s, 68 years).
- * - `handled`: seconds a completed or failed job is kept after it ended: an hour instead of
+ * - `handledSeconds`: how long a completed or failed job is kept after it ended: an hour instead of
  *   pg-boss's 7 days. Nothing reads them (the inbox is what makes handling once; a parked event
  *   has its own job in the parked queue), and every job kept is a row in a table with 17 indexes:
  *   at 100 orders/s, 7 days is ~90 million rows, an hour ~540,000.
@@ -493,7 +493,7 @@ export const eventBusPlugin = fp(
         if (await boss.getQueue(parked)) await boss.updateQueue(parked, retention);
       }
       // Jobs written before the retention above keep the deadline pg-boss gave them when they were
-      // inserted (14 days after their start): moved to the new one, once.
+      // inserted (14 days after their start): moved to the new one (touches no row once done).
       const ours = [...subscriptions.values(), ...legacyQueues].flatMap(({ queue }) => [queue, `${queue}.parked`]);
       await boss.getDb().executeSql(
         `update pgboss.job set keep_until = start_after + make_interval(secs => $2) where name = any($1::text[]) and state in ('created', 'retry') and keep_until < start_after + make_interval(secs => $2)`,
