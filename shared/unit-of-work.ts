@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { CommitOutcomeUnknown, type DatabaseHandle, type Transaction } from './database.ts';
 
 type Hook = () => void | Promise<void>;
@@ -51,6 +52,35 @@ export function createUnitOfWorkRunner(
   database: Pick<DatabaseHandle, 'transaction'>,
   onHookError: (error: unknown) => void = () => {},
 ): RunInTenant {
+  const run = transactionRunner(database, onHookError);
+  return (tenantId, work) => run(tenantId, (enter) => work(enter(tenantId)));
+}
+
+/**
+ * Runs `work` for several tenants in ONE transaction: `enter(tenantId)` makes `tenantId` the
+ * tenant of the statements sent from then on (a transaction-local `set_config('app.tenant_id')`,
+ * pipelined: no round trip) and returns that tenant's unit of work. Row-level security applies
+ * to each statement with the tenant current when it runs, so the work must finish one tenant's
+ * statements before it enters the next (await each tenant's work; a unit of work must not be
+ * used after another tenant was entered: its statements would act for that tenant).
+ * `beforeCommit` hooks run per tenant, each after entering its tenant again.
+ *
+ * Kernel-internal (the event bus, which handles a batch of several restaurants' events in one
+ * transaction: one BEGIN/COMMIT and two round trips instead of that per restaurant); modules get
+ * only `runInTenant`.
+ */
+export type RunAcrossTenants = <T>(firstTenantId: string, work: (enter: (tenantId: string) => UnitOfWork) => Promise<T>) => Promise<T>;
+
+/** Makes a {@link RunAcrossTenants} on `database`; hooks as in {@link createUnitOfWorkRunner}. */
+export function createMultiTenantRunner(database: Pick<DatabaseHandle, 'transaction'>, onHookError: (error: unknown) => void = () => {}): RunAcrossTenants {
+  return transactionRunner(database, onHookError);
+}
+
+/** Switches the tenant of the statements that follow, inside the transaction. */
+const switchTenant = (tx: Transaction, tenantId: string) => tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true)`).execute();
+
+/** The transaction behind both runners: one transaction, units of work per tenant entered. */
+function transactionRunner(database: Pick<DatabaseHandle, 'transaction'>, onHookError: (error: unknown) => void): RunAcrossTenants {
   const runHooks = async (hooks: Hook[]) => {
     for (const hook of hooks) {
       try {
@@ -60,31 +90,52 @@ export function createUnitOfWorkRunner(
       }
     }
   };
-  return async (tenantId, work) => {
-    const committing: Hook[] = [];
+  return async (firstTenantId, work) => {
+    const committing = new Map<string, Hook[]>();
     const committed: Hook[] = [];
     const rolledBack: Hook[] = [];
     const pipelined: Array<Promise<unknown>> = [];
     // The first pipelined statement that failed: it aborted the transaction, so it is the cause
     // of whatever failed after it ("current transaction is aborted", COMMIT answering ROLLBACK).
     let pipelineFailure: { error: unknown } | undefined;
+    const pipeline = (statement: PromiseLike<unknown>) => {
+      const sent = Promise.resolve(statement);
+      sent.catch((error: unknown) => void (pipelineFailure ??= { error }));
+      pipelined.push(sent);
+    };
     let result;
     try {
-      result = await database.transaction({ 'app.tenant_id': tenantId, role: TENANT_ROLE }, async (tx) => {
-        const value = await work({
-          tenantId,
-          tx,
-          pipeline: (statement) => {
-            const sent = Promise.resolve(statement);
-            sent.catch((error: unknown) => void (pipelineFailure ??= { error }));
-            pipelined.push(sent);
-          },
-          beforeCommit: (hook) => committing.push(hook),
-          afterCommit: (hook) => committed.push(hook),
-          onRollback: (hook) => rolledBack.push(hook),
-        });
+      result = await database.transaction({ 'app.tenant_id': firstTenantId, role: TENANT_ROLE }, async (tx) => {
+        let current = firstTenantId;
+        const units = new Map<string, UnitOfWork>();
+        const enter = (tenantId: string): UnitOfWork => {
+          if (tenantId !== current) {
+            pipeline(switchTenant(tx, tenantId));
+            current = tenantId;
+          }
+          let uow = units.get(tenantId);
+          if (!uow) {
+            const hooks: Hook[] = [];
+            committing.set(tenantId, hooks);
+            uow = {
+              tenantId,
+              tx,
+              pipeline,
+              beforeCommit: (hook) => hooks.push(hook),
+              afterCommit: (hook) => committed.push(hook),
+              onRollback: (hook) => rolledBack.push(hook),
+            };
+            units.set(tenantId, uow);
+          }
+          return uow;
+        };
+        const value = await work(enter);
         // Hooks only queue their statements (pipelined), so COMMIT follows them in the same write.
-        if (committing.length > 0) await Promise.all(committing.map(async (hook) => hook()));
+        for (const [tenantId, hooks] of committing) {
+          if (hooks.length === 0) continue;
+          enter(tenantId);
+          await Promise.all(hooks.map(async (hook) => hook()));
+        }
         return value;
       });
       // In PostgreSQL any failed statement aborts the transaction, so COMMIT rolled back.

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import { sql as query } from 'drizzle-orm';
 import postgres from 'postgres';
 import type { StockLevelChanged } from '../modules/inventory/gateway.ts';
 import type { OrderPaid } from '../modules/orders/gateway.ts';
@@ -141,7 +142,7 @@ describe.skipIf(!onRealPostgres())('several app instances on one database', () =
  * the consumer as one batch), and `startConsumer` for the app that then delivers them; both have
  * `probe` subscribed and retry once, after 1 s (the queue takes that when created).
  */
-function withBacklog(probe: (app: FastifyInstance) => void) {
+function withBacklog(probe: (app: FastifyInstance) => void, consumerEnv: Record<string, string> = {}) {
   const retry = { EVENT_RETRY_LIMIT: '1', EVENT_RETRY_DELAY_SECONDS: '1' };
   const apps: { db?: TestDatabase; producer?: TestApp; consumer?: TestApp } = {};
   beforeAll(async () => {
@@ -156,7 +157,7 @@ function withBacklog(probe: (app: FastifyInstance) => void) {
   return {
     producer: () => apps.producer!,
     db: () => apps.db!,
-    startConsumer: async () => (apps.consumer = await startTestApp({ database: apps.db!, env: retry, build: { skipMigrations: true, beforeReady: probe } })),
+    startConsumer: async () => (apps.consumer = await startTestApp({ database: apps.db!, env: { ...retry, ...consumerEnv }, build: { skipMigrations: true, beforeReady: probe } })),
   };
 }
 
@@ -252,6 +253,75 @@ describe.skipIf(!onRealPostgres())("one transaction's events in one job, one of 
       await sql.end();
     }
   }, 30_000);
+});
+
+describe.skipIf(!onRealPostgres())("a batch of several restaurants' events", () => {
+  const attempts = new Map<string, number>();
+  const committed: string[] = [];
+  /** Per handled event: the tenant PostgreSQL's row-level security saw while its handler ran. */
+  const tenantSeen = new Map<string, string>();
+  let badTenant = '';
+  const probe = (app: FastifyInstance) =>
+    app.events.subscribe<OrderPaid>('OrderPaid', 'tenants-probe', async (uow, event) => {
+      attempts.set(event.id, (attempts.get(event.id) ?? 0) + 1);
+      const [row] = (await uow.tx.execute(query`select kernel.current_tenant_id()::text as tenant`)) as unknown as Array<{ tenant: string }>;
+      tenantSeen.set(event.id, row!.tenant);
+      if (event.tenantId === badTenant && event.payload.number === 2) throw new Error('simulated bug for one restaurant\'s order #2');
+      uow.afterCommit(() => void committed.push(event.id));
+    });
+  // One worker: the whole backlog comes in one fetch.
+  const { producer: producerApp, db: database, startConsumer } = withBacklog(probe, { EVENT_WORKERS: '1' });
+
+  it("are handled in ONE transaction, each restaurant's under its own tenant; one restaurant's bad event fails nobody else", async () => {
+    const [producer, db] = [producerApp(), database()];
+    const owners = [await signup(producer.api), await signup(producer.api), await signup(producer.api)];
+    badTenant = owners[1]!.tenant.id;
+    const totals = new Map<string, number>();
+    for (const [i, owner] of owners.entries()) {
+      const item = await menuItem(producer.api, owner.token, { price: 1000 + 100 * i });
+      for (let n = 0; n < 2; n++) {
+        const order = await producer.api.post('/api/v1/orders', { items: [{ menuItemId: item.id, quantity: 1 + n }], payment: cash }, { token: owner.token });
+        expect(order.status).toBe(201);
+        totals.set(owner.tenant.id, (totals.get(owner.tenant.id) ?? 0) + order.body.total);
+      }
+    }
+    const consumer = await startConsumer();
+    // Each restaurant's report holds its own two orders, to the cent (and nobody else's).
+    for (const owner of owners) {
+      await eventually(async () => {
+        const report = (await consumer.api.get('/api/v1/reports/sales', { token: owner.token })).body;
+        expect(report.totals).toMatchObject({ orders: 2, gross: totals.get(owner.tenant.id) });
+      }, 10_000);
+    }
+    const parked = await eventually(async () => {
+      const jobs = await consumer.app.events.boss.findJobs<{ tenantId: string; payload: { number: number } }>('tenants-probe.events.parked');
+      expect(jobs).toHaveLength(1);
+      return jobs;
+    }, 15_000, 200);
+    expect(parked[0]!.data).toMatchObject({ tenantId: badTenant, payload: { number: 2 } });
+
+    const admin = postgres((db.config as { url: string }).url, { max: 1, onnotice: () => {} });
+    try {
+      // handled_at is the handling transaction's start (now()): the three restaurants' reporting
+      // events share one value, one transaction (before: one transaction per restaurant).
+      const [reporting] = await admin`select count(*)::int as events, count(distinct handled_at)::int as transactions, count(distinct tenant_id)::int as tenants from kernel.inbox where subscriber = 'reporting' and event_type = 'OrderPaid' and tenant_id = any(${owners.map((o) => o.tenant.id)})`;
+      expect(reporting).toEqual({ events: 6, transactions: 1, tenants: 3 });
+      // The probe: every good event committed once (its inbox row too), the bad one never.
+      const probed = await admin`select tenant_id::text as tenant, count(*)::int as n from kernel.inbox where subscriber = 'tenants-probe' group by tenant_id`;
+      expect(Object.fromEntries(probed.map((r) => [r.tenant, r.n]))).toEqual(Object.fromEntries(owners.map((o) => [o.tenant.id, o.tenant.id === badTenant ? 1 : 2])));
+    } finally {
+      await admin.end();
+    }
+    expect(committed).toHaveLength(5);
+    expect(new Set(committed).size).toBe(5);
+    // Every handler ran under its event's own tenant, also inside the shared transaction.
+    expect(tenantSeen.size).toBe(6);
+    const eventTenants = await consumer.app.events.boss.getDb().executeSql(`select data->>'id' as id, data->>'tenantId' as tenant from pgboss.job where name like 'tenants-probe.events%'`, []);
+    for (const { id, tenant } of eventTenants.rows as Array<{ id: string; tenant: string }>) expect(tenantSeen.get(id)).toBe(tenant);
+    // The bad event: the shared attempt and the retry (1 + EVENT_RETRY_LIMIT), no extra call.
+    const bad = parked[0]!.data as unknown as { id: string };
+    expect(attempts.get(bad.id)).toBe(2);
+  }, 40_000);
 });
 
 describe('one queue per subscriber', () => {
