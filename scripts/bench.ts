@@ -24,8 +24,11 @@
  * Then prints `ratio name=value` lines (orders_vs_ceiling, app_cpu_vs_bare, menu_vs_bare,
  * single_vs_many) and `p99_half_peak_ms=`, and writes bench/results/<time>.json.
  *
- *   npm run bench [-- --duration 10 --reps 3 --tenants 200 --connections 16,64 --quick --smoke --profile --no-delivery]
+ *   npm run bench [-- --duration 10 --reps 3 --tenants 200 --connections 16,64 --quick --smoke --profile --no-delivery --rate 150]
  *
+ * `--rate <orders/s>`: the open-loop runs (2, 3 and the pgbench replay) at that rate instead of half
+ * the measured peak, so that two builds' CPU per order compare at the same load (the peak, and so
+ * half of it, moves from run to run on a shared machine); `p99_half_peak_ms` is then at that rate.
  * `--no-delivery`: event delivery off (the events are still written, nobody handles them): the
  * order path's own cost, to split CPU per order into the order and its event work.
  * `--quick`: 5 s runs, 1 rep, 50 tenants. `--smoke`: 2 s runs, 1 rep, 5 tenants (checks that the
@@ -60,6 +63,7 @@ const { values: args } = parseArgs({
     smoke: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'no-delivery': { type: 'boolean', default: false },
+    rate: { type: 'string' },
   },
 });
 const preset = args.smoke ? { duration: 2, reps: 1, tenants: 5 } : args.quick ? { duration: 5, reps: 1, tenants: 50 } : { duration: 10, reps: 3, tenants: 200 };
@@ -67,6 +71,13 @@ const duration = Number(args.duration ?? preset.duration);
 const reps = Number(args.reps ?? preset.reps);
 const tenantCount = Number(args.tenants ?? preset.tenants);
 const connectionsList = args.connections.split(',').map(Number);
+const fixedRate = args.rate === undefined ? undefined : Number(args.rate);
+for (const [option, value] of Object.entries({ duration, reps, tenants: tenantCount, rate: fixedRate ?? 1 })) {
+  if (!(Number.isFinite(value) && value > 0)) {
+    console.error(`bench: --${option} must be a positive number (got ${JSON.stringify(args[option as keyof typeof args])})`);
+    process.exit(2);
+  }
+}
 const root = REPO_ROOT;
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const dbName = `pos_bench_${process.pid}`;
@@ -505,7 +516,8 @@ async function main() {
     const peakRate = Math.max(...Object.values(peak).map((s) => s.median));
 
     // 2+3. Half the peak, open loop: latency, and CPU per order until its events are handled
-    const halfRate = Math.max(1, Math.floor(peakRate / 2));
+    // `--rate`: a fixed rate instead, so that two builds' CPU per order compare at the same load.
+    const halfRate = fixedRate ?? Math.max(1, Math.floor(peakRate / 2));
     const meter = cpuMeter(app.child.pid);
     const halfRuns = [];
     for (let r = 0; r < reps; r++) {
@@ -523,7 +535,7 @@ async function main() {
     const appCpu = stats(halfRuns.map((x) => x.appUsPerOrder));
     const pgCpu = stats(halfRuns.map((x) => x.pgUsPerOrder));
     const genCpu = stats(halfRuns.map((x) => x.loadgenUsPerOrder));
-    log(`orders at half the peak (open loop, ${halfRate}/s): p50 ${show(p50, ' ms')}, p99 ${show(p99, ' ms')}, failures ${halfRuns.reduce((a, x) => a + x.failures, 0)}`);
+    log(`orders at ${fixedRate ? 'the fixed rate' : 'half the peak'} (open loop, ${halfRate}/s): p50 ${show(p50, ' ms')}, p99 ${show(p99, ' ms')}, failures ${halfRuns.reduce((a, x) => a + x.failures, 0)}`);
     log(`CPU per order (events handled included): app ${show(appCpu, ' µs')}, PostgreSQL ${show(pgCpu, ' µs')}, load generator ${show(genCpu, ' µs')}`);
     log(`  machine CPU per order (app + PostgreSQL): ${round((appCpu.median + pgCpu.median) / 1000, 2)} ms`);
 
