@@ -71,16 +71,29 @@ export function createUnitOfWorkRunner(
  */
 export type RunAcrossTenants = <T>(firstTenantId: string, work: (enter: (tenantId: string) => UnitOfWork) => Promise<T>) => Promise<T>;
 
-/** Makes a {@link RunAcrossTenants} on `database`; hooks as in {@link createUnitOfWorkRunner}. */
+/**
+ * Makes a {@link RunAcrossTenants} on `database`; hooks as in {@link createUnitOfWorkRunner}.
+ * A unit of work used while another tenant is current (its `tx` touched: a query built or a
+ * prepared statement run) throws {@link TenantSwitched}, which rolls the transaction back unless
+ * caught.
+ */
 export function createMultiTenantRunner(database: Pick<DatabaseHandle, 'transaction'>, onHookError: (error: unknown) => void = () => {}): RunAcrossTenants {
-  return transactionRunner(database, onHookError);
+  return transactionRunner(database, onHookError, true);
+}
+
+/** Thrown by a unit of work of {@link RunAcrossTenants} used after the transaction moved on to another tenant. */
+export class TenantSwitched extends Error {
+  constructor(tenantId: string, current: string) {
+    super(`unit of work of tenant ${tenantId} used after the transaction moved on to tenant ${current}`);
+    this.name = 'TenantSwitched';
+  }
 }
 
 /** Switches the tenant of the statements that follow, inside the transaction. */
 const switchTenant = (tx: Transaction, tenantId: string) => tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true)`).execute();
 
 /** The transaction behind both runners: one transaction, units of work per tenant entered. */
-function transactionRunner(database: Pick<DatabaseHandle, 'transaction'>, onHookError: (error: unknown) => void): RunAcrossTenants {
+function transactionRunner(database: Pick<DatabaseHandle, 'transaction'>, onHookError: (error: unknown) => void, guardTenants = false): RunAcrossTenants {
   const runHooks = async (hooks: Hook[]) => {
     for (const hook of hooks) {
       try {
@@ -117,9 +130,19 @@ function transactionRunner(database: Pick<DatabaseHandle, 'transaction'>, onHook
           if (!uow) {
             const hooks: Hook[] = [];
             committing.set(tenantId, hooks);
+            // Across tenants, each unit of work's handle checks on every use that its tenant is the
+            // current one (a statement sent now would run as the current tenant's).
+            const own = guardTenants
+              ? new Proxy(tx, {
+                  get(target, property, receiver) {
+                    if (current !== tenantId) throw new TenantSwitched(tenantId, current);
+                    return Reflect.get(target, property, receiver) as unknown;
+                  },
+                })
+              : tx;
             uow = {
               tenantId,
-              tx,
+              tx: own,
               pipeline,
               beforeCommit: (hook) => hooks.push(hook),
               afterCommit: (hook) => committed.push(hook),
