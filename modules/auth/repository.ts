@@ -35,7 +35,8 @@ export const authRepository = {
     return gone.length;
   },
 
-  async tenantIdBySlug(db: Database, slug: string): Promise<string | undefined> {
+  /** The tenant of a login slug, past row-level security (`auth.tenant_id_by_slug`, security definer). */
+  async tenantIdBySlug(db: Pick<Database, 'execute'>, slug: string): Promise<string | undefined> {
     const [row] = await queryRows<{ id: string | null }>(db, sql`select auth.tenant_id_by_slug(${slug}) as id`);
     return row?.id ?? undefined;
   },

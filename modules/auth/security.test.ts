@@ -4,7 +4,8 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { eventually, expectProblem, jwtClaims, signup, type TenantFixture } from '../../test/support/fixtures.ts';
 import { startTestApp, startTwoInstances, type TwoInstances, type ApiResponse, type TestApp } from '../../test/support/test-app.ts';
-import { onRealPostgres } from '../../test/support/test-database.ts';
+import { createTestDatabase, onRealPostgres, type TestDatabase } from '../../test/support/test-database.ts';
+import { loadConfig } from '../../shared/config.ts';
 import { authRepository } from './repository.ts';
 
 const SIGNUP = '/api/v1/auth/signup';
@@ -272,5 +273,42 @@ describe('token responses, claims, lockout, timing, common passwords', () => {
     expectProblem(res, 422, 'password-too-common');
     const list = await t.api.get(`${USERS}?limit=100`, { token: owner.token });
     expect(list.body.items.map((u: { email: string }) => u.email)).not.toContain(staffEmail);
+  });
+});
+
+describe.skipIf(!onRealPostgres())('login while every database connection is taken', () => {
+  let t: TestApp;
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // One connection in the request pool, and half a second to get it.
+    const config = loadConfig({ DATABASE_URL: (db.config as { url: string }).url, DATABASE_POOL_MAX: '1', DATABASE_ACQUIRE_TIMEOUT_MS: '500' }).database;
+    t = await startTestApp({ database: { ...db, config } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  it("answers 503 with Retry-After within the acquire timeout (the restaurant's lookup by slug was an unbounded wait for a connection), then logs in once one is free", async () => {
+    const owner = await signup(t.api);
+    let finish!: () => void;
+    const held = t.app.database.transaction({}, () => new Promise<void>((resolve) => (finish = resolve)));
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const started = Date.now();
+      const tooLate = new Promise<'still waiting'>((resolve) => setTimeout(() => resolve('still waiting'), 5000).unref());
+      const res = await Promise.race([t.api.post(LOGIN, { tenant: owner.tenant.slug, email: owner.user.email, password: owner.password }), tooLate]);
+      expect(res, 'login still waiting for a connection after 5 s').not.toBe('still waiting');
+      const answer = res as ApiResponse;
+      expectProblem(answer, 503, 'service-unavailable');
+      expect(answer.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      finish();
+      await held;
+    }
+    const login = await t.api.post(LOGIN, { tenant: owner.tenant.slug, email: owner.user.email, password: owner.password });
+    expect(login.status, JSON.stringify(login.body)).toBe(200);
   });
 });

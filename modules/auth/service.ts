@@ -120,10 +120,14 @@ export function createAuthService(app: FastifyInstance, opts: AuthServiceOptions
      * Equal work whatever is wrong: an unknown slug still runs the user lookup (in a tenant that
      * does not exist) and one argon2 verification (against a dummy hash).
      * @throws ProblemError 401 (one answer for any wrong part: no account enumeration), 503
-     * `password-hashing-busy`.
+     * `password-hashing-busy`; DatabaseUnavailable (a 503 `service-unavailable`) when no database
+     * connection is free within DATABASE_ACQUIRE_TIMEOUT_MS.
      */
     async login(input: { tenant: string; email: string; password: string }) {
-      const tenantId = (await repo.tenantIdBySlug(app.database.db, input.tenant.trim().toLowerCase())) ?? NO_TENANT;
+      // In a transaction of its own, so its wait for a connection and its statement are bounded
+      // like every request's (DATABASE_ACQUIRE_TIMEOUT_MS, DATABASE_STATEMENT_TIMEOUT_MS: a 503
+      // when the pool stays busy); on the pool directly it waited for a free connection unbounded.
+      const tenantId = (await app.database.transaction({}, (tx) => repo.tenantIdBySlug(tx, input.tenant.trim().toLowerCase()))) ?? NO_TENANT;
       const user = await app.runInTenant(tenantId, ({ tx }) => repo.userByEmail(tx, tenantId, normalizeEmail(input.email)));
       const ok = await passwords.verify(user?.active ? user.passwordHash : undefined, input.password);
       if (!ok || !user) throw invalidCredentials();
