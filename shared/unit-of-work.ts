@@ -61,9 +61,12 @@ export function createUnitOfWorkRunner(
  * tenant of the statements sent from then on (a transaction-local `set_config('app.tenant_id')`,
  * pipelined: no round trip) and returns that tenant's unit of work. Row-level security applies
  * to each statement with the tenant current when it runs, so the work must finish one tenant's
- * statements before it enters the next (await each tenant's work; a unit of work must not be
- * used after another tenant was entered: its statements would act for that tenant).
+ * statements before it enters the next (await each tenant's work): a unit of work used after
+ * another tenant was entered throws {@link TenantSwitched} instead of acting for that tenant.
  * `beforeCommit` hooks run per tenant, each after entering its tenant again.
+ *
+ * @throws whatever `work` throws (e.g. TenantSwitched), after the rollback hooks ran; the whole
+ *   transaction, every tenant's writes, is rolled back.
  *
  * Kernel-internal (the event bus, which handles a batch of several restaurants' events in one
  * transaction: one BEGIN/COMMIT and two round trips instead of that per restaurant); modules get
